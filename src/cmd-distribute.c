@@ -1,0 +1,614 @@
+/* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
+
+#include "lib.h"
+#include "str-sanitize.h"
+#include "istream.h"
+#include "mail-storage.h"
+#include "smtp-address.h"
+
+#include "sieve-common.h"
+#include "sieve-settings.h"
+#include "sieve-address.h"
+#include "sieve-ast.h"
+#include "sieve-commands.h"
+#include "sieve-code.h"
+#include "sieve-stringlist.h"
+#include "sieve-message.h"
+#include "sieve-actions.h"
+#include "sieve-validator.h"
+#include "sieve-generator.h"
+#include "sieve-interpreter.h"
+#include "sieve-code-dumper.h"
+#include "sieve-result.h"
+#include "sieve-smtp.h"
+
+#include "vsmlist-settings.h"
+#include "vsmlist-members.h"
+#include "vsmlist-guard.h"
+#include "vsmlist-message.h"
+#include "vsmlist-fanout.h"
+#include "ext-vsmlist-common.h"
+
+/*
+ * Distribute command
+ *
+ * Syntax:
+ *   distribute [":members" <addresses: string-list>]
+ */
+
+static bool
+cmd_distribute_registered(struct sieve_validator *valdtr,
+			  const struct sieve_extension *ext,
+			  struct sieve_command_registration *cmd_reg);
+static bool
+cmd_distribute_generate(const struct sieve_codegen_env *cgenv,
+			struct sieve_command *cmd);
+
+const struct sieve_command_def distribute_command = {
+	.identifier = "distribute",
+	.type = SCT_COMMAND,
+	.positional_args = 0,
+	.subtests = 0,
+	.block_allowed = FALSE,
+	.block_required = FALSE,
+	.registered = cmd_distribute_registered,
+	.generate = cmd_distribute_generate,
+};
+
+/*
+ * Tagged arguments
+ */
+
+enum cmd_distribute_optional {
+	OPT_END,
+	OPT_MEMBERS,
+};
+
+static bool
+cmd_distribute_validate_members_tag(struct sieve_validator *valdtr,
+				    struct sieve_ast_argument **arg,
+				    struct sieve_command *cmd);
+
+static const struct sieve_argument_def distribute_members_tag = {
+	.identifier = "members",
+	.validate = cmd_distribute_validate_members_tag,
+};
+
+/*
+ * Operation
+ */
+
+static bool
+cmd_distribute_operation_dump(const struct sieve_dumptime_env *denv,
+			      sieve_size_t *address);
+static int
+cmd_distribute_operation_execute(const struct sieve_runtime_env *renv,
+				 sieve_size_t *address);
+
+const struct sieve_operation_def distribute_operation = {
+	.mnemonic = "DISTRIBUTE",
+	.ext_def = &vsmlist_extension,
+	.code = EXT_VSMLIST_OPERATION_DISTRIBUTE,
+	.dump = cmd_distribute_operation_dump,
+	.execute = cmd_distribute_operation_execute,
+};
+
+/*
+ * Action
+ */
+
+struct act_distribute_context {
+	/* Inline members from :members, or NULL for the configured store */
+	struct vsmlist_members *members;
+};
+
+static int
+act_distribute_check_duplicate(const struct sieve_runtime_env *renv,
+			       const struct sieve_action *act,
+			       const struct sieve_action *act_other);
+static void
+act_distribute_print(const struct sieve_action *action,
+		     const struct sieve_result_print_env *rpenv, bool *keep);
+static int
+act_distribute_execute(const struct sieve_action_exec_env *aenv,
+		       void *tr_context, bool *keep);
+
+const struct sieve_action_def act_distribute = {
+	.name = "distribute",
+	.flags = SIEVE_ACTFLAG_TRIES_DELIVER,
+	.check_duplicate = act_distribute_check_duplicate,
+	.print = act_distribute_print,
+	.execute = act_distribute_execute,
+};
+
+/*
+ * Validation
+ */
+
+struct cmd_distribute_literal_context {
+	struct sieve_validator *valdtr;
+	bool valid;
+};
+
+static int
+cmd_distribute_validate_literal(void *context, struct sieve_ast_argument *arg)
+{
+	struct cmd_distribute_literal_context *lctx = context;
+	string_t *address;
+	const char *error;
+
+	/* Variable strings can only be checked at runtime */
+	if (arg->argument == NULL || !sieve_argument_is_string_literal(arg))
+		return 1;
+
+	address = sieve_ast_argument_str(arg);
+	if (!sieve_address_validate_str(address, &error)) {
+		sieve_argument_validate_error(
+			lctx->valdtr, arg,
+			"distribute command: specified member address '%s' "
+			"is invalid: %s",
+			str_sanitize(str_c(address), 128), error);
+		lctx->valid = FALSE;
+	}
+	return 1;
+}
+
+static bool
+cmd_distribute_validate_members_tag(struct sieve_validator *valdtr,
+				    struct sieve_ast_argument **arg,
+				    struct sieve_command *cmd)
+{
+	struct sieve_ast_argument *tag = *arg, *list;
+	struct cmd_distribute_literal_context lctx;
+
+	/* Detach the tag itself */
+	*arg = sieve_ast_arguments_detach(*arg, 1);
+
+	if (!sieve_validate_tag_parameter(valdtr, cmd, tag, *arg, NULL, 0,
+					  SAAT_STRING_LIST, FALSE))
+		return FALSE;
+
+	lctx.valdtr = valdtr;
+	lctx.valid = TRUE;
+	list = *arg;
+	(void)sieve_ast_stringlist_map(&list, &lctx,
+				       cmd_distribute_validate_literal);
+	if (!lctx.valid)
+		return FALSE;
+
+	/* Skip parameter */
+	*arg = sieve_ast_argument_next(*arg);
+	return TRUE;
+}
+
+static bool
+cmd_distribute_registered(struct sieve_validator *valdtr,
+			  const struct sieve_extension *ext,
+			  struct sieve_command_registration *cmd_reg)
+{
+	sieve_validator_register_tag(valdtr, cmd_reg, ext,
+				     &distribute_members_tag, OPT_MEMBERS);
+	return TRUE;
+}
+
+/*
+ * Code generation
+ */
+
+static bool
+cmd_distribute_generate(const struct sieve_codegen_env *cgenv,
+			struct sieve_command *cmd)
+{
+	sieve_operation_emit(cgenv->sblock, cmd->ext, &distribute_operation);
+	return sieve_generate_arguments(cgenv, cmd, NULL);
+}
+
+/*
+ * Code dump
+ */
+
+static bool
+cmd_distribute_operation_dump(const struct sieve_dumptime_env *denv,
+			      sieve_size_t *address)
+{
+	int opt_code = 0;
+
+	sieve_code_dumpf(denv, "DISTRIBUTE");
+	sieve_code_descend(denv);
+
+	for (;;) {
+		int opt;
+
+		if ((opt = sieve_opr_optional_dump(denv, address,
+						   &opt_code)) < 0)
+			return FALSE;
+		if (opt == 0)
+			break;
+
+		switch (opt_code) {
+		case OPT_MEMBERS:
+			if (!sieve_opr_stringlist_dump(denv, address,
+						       "members"))
+				return FALSE;
+			break;
+		default:
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/*
+ * Code execution
+ */
+
+static int
+cmd_distribute_read_members(const struct sieve_runtime_env *renv,
+			    struct sieve_stringlist *list,
+			    struct vsmlist_members **members_r)
+{
+	struct vsmlist_members *members;
+	string_t *item = NULL;
+	const char *error;
+	int ret;
+
+	members = vsmlist_members_init(sieve_result_pool(renv->result));
+	while ((ret = sieve_stringlist_next_item(list, &item)) > 0) {
+		if (vsmlist_members_add(members, str_c(item), &error) < 0) {
+			sieve_runtime_warning(
+				renv, NULL, "distribute command: "
+				"specified member address '%s' is invalid: "
+				"%s (skipped)",
+				str_sanitize(str_c(item), 128), error);
+		}
+	}
+	if (ret < 0) {
+		sieve_runtime_trace_error(renv, "invalid members string list");
+		return SIEVE_EXEC_BIN_CORRUPT;
+	}
+	*members_r = members;
+	return SIEVE_EXEC_OK;
+}
+
+static int
+cmd_distribute_operation_execute(const struct sieve_runtime_env *renv,
+				 sieve_size_t *address)
+{
+	const struct sieve_extension *this_ext = renv->oprtn->ext;
+	struct sieve_stringlist *members_list = NULL;
+	struct act_distribute_context *actx;
+	int opt_code = 0, ret;
+
+	for (;;) {
+		int opt;
+
+		if ((opt = sieve_opr_optional_read(renv, address,
+						   &opt_code)) < 0)
+			return SIEVE_EXEC_BIN_CORRUPT;
+		if (opt == 0)
+			break;
+
+		switch (opt_code) {
+		case OPT_MEMBERS:
+			ret = sieve_opr_stringlist_read(renv, address,
+							"members",
+							&members_list);
+			break;
+		default:
+			sieve_runtime_trace_error(
+				renv, "unknown optional operand");
+			ret = SIEVE_EXEC_BIN_CORRUPT;
+		}
+		if (ret <= 0)
+			return ret;
+	}
+
+	actx = p_new(sieve_result_pool(renv->result),
+		     struct act_distribute_context, 1);
+	if (members_list != NULL) {
+		ret = cmd_distribute_read_members(renv, members_list,
+						  &actx->members);
+		if (ret <= 0)
+			return ret;
+	}
+
+	if (sieve_runtime_trace_active(renv, SIEVE_TRLVL_ACTIONS)) {
+		const struct ext_vsmlist_context *extctx =
+			ext_vsmlist_get_context(this_ext);
+		unsigned int count;
+
+		sieve_runtime_trace(renv, 0, "distribute action");
+		sieve_runtime_trace_descend(renv);
+		if (actx->members != NULL) {
+			(void)vsmlist_members_get(actx->members, &count);
+			sieve_runtime_trace(renv, 0, "distribute message to "
+					    "%u member(s) given by :members",
+					    count);
+		} else if (extctx->set != NULL) {
+			sieve_runtime_trace(renv, 0, "distribute message to "
+					    "the members in %s",
+					    extctx->set->members);
+		}
+	}
+
+	if (sieve_result_add_action(renv, this_ext, "distribute",
+				    &act_distribute, NULL, actx, 0,
+				    FALSE) < 0)
+		return SIEVE_EXEC_FAILURE;
+	return SIEVE_EXEC_OK;
+}
+
+/*
+ * Action implementation
+ */
+
+static int
+act_distribute_check_duplicate(const struct sieve_runtime_env *renv,
+			       const struct sieve_action *act ATTR_UNUSED,
+			       const struct sieve_action *act_other ATTR_UNUSED)
+{
+	/* A post is distributed once per delivery: a second distribute
+	   (e.g. in sieve_before and the list's own script) is dropped. */
+	sieve_runtime_warning(renv, NULL, "distribute command: the message "
+			      "is already distributed by an earlier "
+			      "distribute action (ignored)");
+	return 1;
+}
+
+static void
+act_distribute_print(const struct sieve_action *action,
+		     const struct sieve_result_print_env *rpenv, bool *keep)
+{
+	const struct act_distribute_context *actx = action->context;
+	unsigned int count;
+
+	if (actx->members != NULL) {
+		(void)vsmlist_members_get(actx->members, &count);
+		sieve_result_action_printf(rpenv, "distribute message to %u "
+					   "list member(s)", count);
+	} else {
+		sieve_result_action_printf(rpenv, "distribute message to the "
+					   "list members");
+	}
+	*keep = FALSE;
+}
+
+/* sieve_smtp_* as the fan-out transport */
+
+static void *
+act_distribute_smtp_start(void *context, const struct smtp_address *mail_from)
+{
+	return sieve_smtp_start(context, mail_from);
+}
+
+static void
+act_distribute_smtp_add_rcpt(void *trans, const struct smtp_address *rcpt_to)
+{
+	sieve_smtp_add_rcpt(trans, rcpt_to);
+}
+
+static struct ostream *act_distribute_smtp_send(void *trans)
+{
+	return sieve_smtp_send(trans);
+}
+
+static void act_distribute_smtp_abort(void *trans)
+{
+	sieve_smtp_abort(trans);
+}
+
+static int act_distribute_smtp_finish(void *trans, const char **error_r)
+{
+	return sieve_smtp_finish(trans, error_r);
+}
+
+struct act_distribute_message {
+	struct istream *input;
+	const struct vsmlist_settings *set;
+};
+
+static struct istream *act_distribute_message_create(void *context)
+{
+	struct act_distribute_message *msg = context;
+
+	/* Every transaction re-reads the post from its start */
+	i_stream_seek(msg->input, 0);
+	return vsmlist_message_untouched(msg->input, msg->set);
+}
+
+static int
+act_distribute_guard(const struct sieve_action_exec_env *aenv,
+		     const struct vsmlist_settings *set, struct mail *mail,
+		     const char **reason_r)
+{
+	const struct sieve_execute_env *eenv = aenv->exec_env;
+	struct vsmlist_guard_input input;
+
+	i_zero(&input);
+	if ((eenv->flags & SIEVE_EXECUTE_FLAG_NO_ENVELOPE) == 0) {
+		input.have_envelope = TRUE;
+		input.null_sender =
+			(sieve_message_get_sender(aenv->msgctx) == NULL);
+	}
+	if (mail_get_headers(mail, "Auto-Submitted",
+			     &input.auto_submitted) < 0 ||
+	    mail_get_headers(mail, VSMLIST_LOOP_HEADER, &input.x_loop) < 0 ||
+	    mail_get_headers(mail, "List-Id", &input.list_id) < 0) {
+		return sieve_result_mail_error(
+			aenv, mail, "failed to read the header "
+			"fields of the loop guard");
+	}
+	*reason_r = vsmlist_guard_check(set, &input);
+	return SIEVE_EXEC_OK;
+}
+
+static int
+act_distribute_get_members(const struct sieve_action_exec_env *aenv,
+			   const struct act_distribute_context *actx,
+			   const struct vsmlist_settings *set,
+			   struct vsmlist_members **members_r)
+{
+	struct sieve_instance *svinst = aenv->exec_env->svinst;
+	struct vsmlist_members *members;
+	const char *error;
+
+	if (actx->members != NULL)
+		members = actx->members;
+	else {
+		members = vsmlist_members_init(sieve_result_pool(aenv->result));
+		if (vsmlist_members_load(members, set->members,
+					 sieve_environment_get_homedir(svinst),
+					 aenv->event, &error) < 0) {
+			/* Retry later rather than drop or half-send the
+			   post: the store may be back by then. */
+			sieve_result_global_error(
+				aenv, "failed to read the members "
+				"of %s: %s (temporary failure)",
+				smtp_address_encode(set->address), error);
+			return SIEVE_EXEC_TEMP_FAILURE;
+		}
+	}
+	if (vsmlist_members_remove(members, set->address)) {
+		sieve_result_global_warning(
+			aenv, "the list address %s is listed as its "
+			"own member (skipped)",
+			smtp_address_encode(set->address));
+	}
+	*members_r = members;
+	return SIEVE_EXEC_OK;
+}
+
+static int
+act_distribute_send(const struct sieve_action_exec_env *aenv,
+		    const struct vsmlist_settings *set, struct mail *mail,
+		    const struct smtp_address *const *rcpts,
+		    unsigned int rcpt_count)
+{
+	const struct sieve_execute_env *eenv = aenv->exec_env;
+	struct vsmlist_transport transport = {
+		.start = act_distribute_smtp_start,
+		.add_rcpt = act_distribute_smtp_add_rcpt,
+		.send = act_distribute_smtp_send,
+		.abort = act_distribute_smtp_abort,
+		.finish = act_distribute_smtp_finish,
+		.context = (void *)eenv->scriptenv,
+	};
+	struct act_distribute_message msg;
+	struct vsmlist_fanout_result result;
+	const char *list = smtp_address_encode(set->address);
+	int ret;
+
+	if (!sieve_smtp_available(eenv->scriptenv)) {
+		sieve_result_global_warning(aenv, "no means to "
+					    "send mail");
+		return SIEVE_EXEC_FAILURE;
+	}
+	if (mail_get_stream(mail, NULL, NULL, &msg.input) < 0) {
+		return sieve_result_mail_error(aenv, mail, ""
+					       "failed to read the post");
+	}
+	msg.set = set;
+
+	ret = vsmlist_fanout_send(&transport, set->bounce_address, rcpts,
+				  rcpt_count, set->batch_size,
+				  act_distribute_message_create, &msg,
+				  &result);
+
+	struct event_passthrough *e =
+		sieve_action_create_finish_event(aenv)->
+		add_str("vsmlist_list", list)->
+		add_int("vsmlist_recipients", result.recipients)->
+		add_int("vsmlist_transactions", result.transactions)->
+		add_int("vsmlist_failed_recipients",
+			result.failed_recipients);
+
+	if (ret < 0) {
+		e->add_str("error", result.error);
+		sieve_result_event_log(aenv, e->event(),
+			"failed to distribute to the members of %s "
+			"after %u of %u recipient(s): %s (temporary failure)",
+			list, result.recipients, rcpt_count,
+			str_sanitize(result.error, 512));
+		return SIEVE_EXEC_TEMP_FAILURE;
+	}
+	if (ret == 0) {
+		e->add_str("error", result.error);
+		sieve_result_event_log(aenv, e->event(),
+			"%u of %u transaction(s) to the members of "
+			"%s refused permanently (%u recipient(s)); last "
+			"error: %s", result.failed_transactions,
+			result.transactions, list, result.failed_recipients,
+			str_sanitize(result.error, 512));
+		return SIEVE_EXEC_FAILURE;
+	}
+
+	eenv->exec_status->significant_action_executed = TRUE;
+	eenv->exec_status->message_forwarded = TRUE;
+	sieve_result_event_log(aenv, e->event(),
+		"distributed to %u member(s) of %s in %u SMTP "
+		"transaction(s), envelope sender <%s>",
+		result.recipients, list, result.transactions,
+		smtp_address_encode(set->bounce_address));
+	return SIEVE_EXEC_OK;
+}
+
+static int
+act_distribute_execute(const struct sieve_action_exec_env *aenv,
+		       void *tr_context ATTR_UNUSED, bool *keep)
+{
+	const struct sieve_action *action = aenv->action;
+	const struct act_distribute_context *actx = action->context;
+	const struct ext_vsmlist_context *extctx =
+		ext_vsmlist_get_context(action->ext);
+	const struct vsmlist_settings *set = extctx->set;
+	struct mail *mail = (action->mail != NULL ?
+			     action->mail :
+			     sieve_message_get_mail(aenv->msgctx));
+	struct vsmlist_members *members;
+	const struct smtp_address *const *rcpts;
+	unsigned int rcpt_count;
+	const char *reason = NULL;
+	int ret;
+
+	if (set == NULL) {
+		sieve_result_global_error(aenv, "not distributed: "
+					  "invalid settings: %s",
+					  extctx->set_error);
+		return SIEVE_EXEC_FAILURE;
+	}
+
+	/* Sending happens here, not in commit: a temporary failure must
+	   fail the whole delivery before fileinto/keep commit, so that the
+	   MTA retries instead of the post being only archived. */
+	ret = act_distribute_guard(aenv, set, mail, &reason);
+	if (ret != SIEVE_EXEC_OK)
+		return ret;
+	if (reason != NULL) {
+		struct event_passthrough *e =
+			sieve_action_create_finish_event(aenv)->
+			add_str("vsmlist_list",
+				smtp_address_encode(set->address))->
+			add_str("vsmlist_skipped", reason);
+
+		sieve_result_event_log(aenv, e->event(),
+				       "not distributed: %s", reason);
+		return SIEVE_EXEC_OK;
+	}
+
+	ret = act_distribute_get_members(aenv, actx, set, &members);
+	if (ret != SIEVE_EXEC_OK)
+		return ret;
+	rcpts = vsmlist_members_get(members, &rcpt_count);
+	if (rcpt_count == 0) {
+		sieve_result_global_warning(
+			aenv, "not distributed: the list %s has no "
+			"members (message kept)",
+			smtp_address_encode(set->address));
+		return SIEVE_EXEC_OK;
+	}
+
+	ret = act_distribute_send(aenv, set, mail, rcpts, rcpt_count);
+	if (ret == SIEVE_EXEC_OK)
+		*keep = FALSE;
+	return ret;
+}

@@ -1,0 +1,32 @@
+#ifndef EXT_VSMLIST_COMMON_H
+#define EXT_VSMLIST_COMMON_H
+
+#include "sieve-common.h"
+
+/* Sieve glue shared by the extension and its command. */
+
+struct vsmlist_settings;
+
+struct ext_vsmlist_context {
+	pool_t pool;
+	/* NULL when the settings are invalid; error then says why */
+	const struct vsmlist_settings *set;
+	const char *set_error;
+};
+
+enum ext_vsmlist_opcode {
+	EXT_VSMLIST_OPERATION_DISTRIBUTE,
+};
+
+extern const struct sieve_extension_def vsmlist_extension;
+extern const struct sieve_command_def distribute_command;
+extern const struct sieve_operation_def distribute_operation;
+extern const struct sieve_action_def act_distribute;
+
+static inline const struct ext_vsmlist_context *
+ext_vsmlist_get_context(const struct sieve_extension *ext)
+{
+	return (const struct ext_vsmlist_context *)ext->context;
+}
+
+#endif

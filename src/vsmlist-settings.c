@@ -1,0 +1,145 @@
+/* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
+
+#include "lib.h"
+#include "str.h"
+#include "smtp-address.h"
+
+#include <ctype.h>
+
+#include "vsmlist-settings.h"
+
+static const char *
+vsmlist_setting(const struct vsmlist_settings_env *env, const char *name)
+{
+	const char *value = env->lookup(env->context, name);
+
+	if (value == NULL)
+		return NULL;
+	value = t_str_trim(value, " \t");
+	return (*value == '\0' ? NULL : value);
+}
+
+static int
+vsmlist_parse_address(pool_t pool, const char *setting, const char *value,
+		      const struct smtp_address **addr_r, const char **error_r)
+{
+	struct smtp_address *addr;
+	const char *error;
+
+	if (smtp_address_parse_path(pool, value,
+				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
+				    &addr, &error) < 0) {
+		*error_r = t_strdup_printf("%s: invalid address '%s': %s",
+					   setting, value, error);
+		return -1;
+	}
+	if (addr->localpart == NULL || addr->domain == NULL) {
+		*error_r = t_strdup_printf("%s: address '%s' needs a "
+					   "local part and a domain",
+					   setting, value);
+		return -1;
+	}
+	*addr_r = addr;
+	return 0;
+}
+
+/* The RFC 2919 list-label is a dot-atom: keep what is allowed there so a
+   quoted local part still yields a usable identifier. */
+static const char *
+vsmlist_list_id(const struct smtp_address *address)
+{
+	string_t *id = t_str_new(64);
+	const char *p;
+
+	for (p = address->localpart; *p != '\0'; p++) {
+		if (i_isalnum(*p) || strchr("!#$%&'*+-/=?^_`{|}~", *p) != NULL)
+			str_append_c(id, *p);
+		else if (str_len(id) > 0 &&
+			 str_data(id)[str_len(id) - 1] != '.')
+			str_append_c(id, '.');
+	}
+	if (str_len(id) == 0)
+		str_append(id, "list");
+	str_printfa(id, ".%s", t_str_lcase(address->domain));
+	return str_c(id);
+}
+
+static int
+vsmlist_settings_load_batch_size(const struct vsmlist_settings_env *env,
+				 unsigned int *batch_size_r,
+				 const char **error_r)
+{
+	const char *value = vsmlist_setting(env, "sieve_vsmlist_batch_size");
+
+	*batch_size_r = VSMLIST_DEFAULT_BATCH_SIZE;
+	if (value == NULL)
+		return 0;
+	if (str_to_uint(value, batch_size_r) < 0 || *batch_size_r == 0 ||
+	    *batch_size_r > VSMLIST_MAX_BATCH_SIZE) {
+		*error_r = t_strdup_printf(
+			"sieve_vsmlist_batch_size: '%s' is not a number "
+			"from 1 to %u", value, VSMLIST_MAX_BATCH_SIZE);
+		return -1;
+	}
+	return 0;
+}
+
+int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
+			  const struct vsmlist_settings **set_r,
+			  const char **error_r)
+{
+	struct vsmlist_settings *set;
+	const char *value, *delim;
+
+	*set_r = NULL;
+	set = p_new(pool, struct vsmlist_settings, 1);
+
+	value = vsmlist_setting(env, "sieve_vsmlist_address");
+	if (value != NULL) {
+		if (vsmlist_parse_address(pool, "sieve_vsmlist_address", value,
+					  &set->address, error_r) < 0)
+			return -1;
+	} else if (env->user_email != NULL &&
+		   env->user_email->domain != NULL) {
+		set->address = smtp_address_clone(pool, env->user_email);
+	} else {
+		*error_r = "sieve_vsmlist_address: not set, and the user has "
+			"no e-mail address to default to "
+			"(set sieve_vsmlist_address or sieve_user_email)";
+		return -1;
+	}
+
+	value = vsmlist_setting(env, "sieve_vsmlist_name");
+	set->name = p_strdup(pool, value != NULL ?
+			     value : set->address->localpart);
+
+	value = vsmlist_setting(env, "sieve_vsmlist_bounce_address");
+	if (value != NULL) {
+		if (vsmlist_parse_address(pool, "sieve_vsmlist_bounce_address",
+					  value, &set->bounce_address,
+					  error_r) < 0)
+			return -1;
+	} else {
+		/* recipient_delimiter may list several characters; the
+		   first is the one to compose with. */
+		delim = env->recipient_delimiter;
+		if (delim == NULL || *delim == '\0')
+			delim = "+";
+		set->bounce_address = smtp_address_create(
+			pool, t_strdup_printf("%s%cbounces",
+					      set->address->localpart, delim[0]),
+			set->address->domain);
+	}
+
+	value = vsmlist_setting(env, "sieve_vsmlist_members");
+	set->members = p_strdup(pool, value != NULL ?
+				value : VSMLIST_DEFAULT_MEMBERS);
+
+	if (vsmlist_settings_load_batch_size(env, &set->batch_size,
+					     error_r) < 0)
+		return -1;
+
+	set->list_id = p_strdup(pool, vsmlist_list_id(set->address));
+	*set_r = set;
+	return 0;
+}
