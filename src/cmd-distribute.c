@@ -499,12 +499,11 @@ act_distribute_send(const struct sieve_action_exec_env *aenv,
 	int ret;
 
 	if (!sieve_smtp_available(eenv->scriptenv)) {
-		sieve_result_global_warning(aenv, "no means to "
-					    "send mail");
+		sieve_result_global_warning(aenv, "no means to send mail");
 		return SIEVE_EXEC_FAILURE;
 	}
 	if (mail_get_stream(mail, NULL, NULL, &msg.input) < 0) {
-		return sieve_result_mail_error(aenv, mail, ""
+		return sieve_result_mail_error(aenv, mail,
 					       "failed to read the post");
 	}
 	msg.set = set;

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Installs, as root on Debian bookworm, everything that building, the demo
+# and the tests need, and creates the unprivileged user that the private
+# Dovecot and the Pigeonhole testsuite run mail as. Idempotent.
+set -eu
+
+if [ "$(id -u)" != 0 ]; then
+	echo "$0: run as root (it uses apt-get and useradd)" >&2
+	exit 1
+fi
+
+packages="
+	build-essential autoconf automake libtool pkg-config dpkg-dev
+	dovecot-core dovecot-dev dovecot-lmtpd dovecot-imapd dovecot-sieve
+	dovecot-managesieved
+	libldns-dev ldnsutils libgmime-3.0-dev libpsl-dev publicsuffix
+	libidn2-dev
+	dnsmasq-base postfix swaks
+	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
+"
+
+missing=""
+for pkg in $packages; do
+	if ! dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null |
+	     grep -q "ok installed"; then
+		missing="$missing $pkg"
+	fi
+done
+
+if [ -n "$missing" ]; then
+	echo "Installing:$missing"
+	# Only postfix's smtp-sink/smtp-source are used: no mail server on
+	# port 25, no questions.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		debconf-set-selections
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $missing
+fi
+
+if ! id vsmlist-test >/dev/null 2>&1; then
+	useradd --system --no-create-home --shell /usr/sbin/nologin \
+		vsmlist-test
+fi
