@@ -1,0 +1,72 @@
+#ifndef VSMLIST_DNS_H
+#define VSMLIST_DNS_H
+
+#include "array-decl.h"
+
+/* TXT lookups through ldns for DMARC discovery: servers from the settings
+   or /etc/resolv.conf, one deadline for a whole discovery however many
+   servers and queries, rcodes told apart, CNAMEs followed, TCP on
+   truncation. No Sieve dependency. */
+
+enum vsmlist_dns_status {
+	/* NOERROR: txts holds the TXT RRs (none: NODATA) */
+	VSMLIST_DNS_OK = 0,
+	/* The name does not exist (RFC 8020: nor anything below it) */
+	VSMLIST_DNS_NXDOMAIN,
+	/* SERVFAIL, REFUSED, FORMERR, timeout, network error, bad reply */
+	VSMLIST_DNS_TEMPERROR,
+};
+
+struct vsmlist_dns_answer {
+	enum vsmlist_dns_status status;
+	/* TXT RRs owned by the qname or its CNAME target, the
+	   character-strings of each RR joined with nothing between them */
+	ARRAY_TYPE(const_string) txts;
+	/* How long the answer may be cached: the smallest TTL of the RRs
+	   used; for NXDOMAIN/NODATA min(SOA TTL, SOA MINIMUM) from the
+	   authority section, 0 when there is none */
+	unsigned int ttl_secs;
+	/* For VSMLIST_DNS_TEMPERROR: what happened, for the log */
+	const char *error;
+};
+
+/* A TXT lookup as the DMARC discovery sees it; the DNS module, the cache
+   and the unit tests' fake resolver all provide one. Returns 0 when an
+   answer (of any status) was filled in, -1 only on internal error. */
+struct vsmlist_dns_resolver {
+	int (*lookup_txt)(void *context, const char *qname, pool_t pool,
+			  struct vsmlist_dns_answer *answer_r);
+	void *context;
+};
+
+struct vsmlist_dns_settings {
+	/* "host[:port]" separated by spaces or commas; NULL or empty:
+	   the nameservers of /etc/resolv.conf */
+	const char *servers;
+	/* Bound for one whole discovery (all queries, all servers) */
+	unsigned int timeout_msecs;
+};
+
+struct vsmlist_dns;
+
+int vsmlist_dns_init(const struct vsmlist_dns_settings *set,
+		     struct event *event_parent, struct vsmlist_dns **dns_r,
+		     const char **error_r);
+void vsmlist_dns_deinit(struct vsmlist_dns **dns);
+
+/* Start a new discovery: the deadline is now + timeout_msecs, and the
+   query counter restarts. */
+void vsmlist_dns_begin(struct vsmlist_dns *dns);
+/* Queries sent (to the network) since vsmlist_dns_begin() */
+unsigned int vsmlist_dns_get_query_count(const struct vsmlist_dns *dns);
+
+/* Look up TXT <qname> (absolute, RD set). A query that would pass the
+   deadline is not sent: TEMPERROR "timeout". */
+int vsmlist_dns_lookup_txt(struct vsmlist_dns *dns, const char *qname,
+			   pool_t pool, struct vsmlist_dns_answer *answer_r);
+
+/* The module as a vsmlist_dns_resolver */
+void vsmlist_dns_get_resolver(struct vsmlist_dns *dns,
+			      struct vsmlist_dns_resolver *resolver_r);
+
+#endif
