@@ -10,6 +10,8 @@
 
 #include "lib.h"
 
+#include "smtp-address.h"
+
 #include "sieve-common.h"
 #include "sieve-settings.h"
 #include "sieve-extensions.h"
@@ -40,6 +42,29 @@ ext_vsmlist_setting_lookup(void *context, const char *name)
 	return sieve_setting_get(context, name);
 }
 
+/* The user's own address as sieve_get_user_email() finds it, without its
+   side effect: that function caches the address derived from the username
+   and prefers it to sieve_user_email from then on, changing redirect. */
+static const struct smtp_address *
+ext_vsmlist_user_email(struct sieve_instance *svinst)
+{
+	struct smtp_address *address;
+
+	if (svinst->user_email != NULL)
+		return svinst->user_email;
+	if (svinst->username == NULL)
+		return NULL;
+	if (smtp_address_parse_mailbox(pool_datastack_create(),
+				       svinst->username, 0, &address,
+				       NULL) >= 0)
+		return address;
+	if (svinst->domainname != NULL) {
+		return smtp_address_create_temp(svinst->username,
+						svinst->domainname);
+	}
+	return NULL;
+}
+
 /* Settings are read once per Sieve instance, i.e. per user: each list is a
    user, so userdb fields configure lists individually. */
 static bool ext_vsmlist_load(const struct sieve_extension *ext,
@@ -59,16 +84,18 @@ static bool ext_vsmlist_load(const struct sieve_extension *ext,
 	extctx->pool = pool;
 
 	i_zero(&env);
-	env.user_email = sieve_get_user_email(svinst);
+	env.user_email = ext_vsmlist_user_email(svinst);
 	env.recipient_delimiter = sieve_setting_get(svinst,
 						    "recipient_delimiter");
 	env.lookup = ext_vsmlist_setting_lookup;
 	env.context = svinst;
 	if (vsmlist_settings_load(pool, &env, &extctx->set, &error) < 0) {
 		/* Scripts still compile; distribute fails at runtime with
-		   this message, so the post is kept rather than lost. */
+		   this error, so the post is kept rather than lost. Not an
+		   error here: instances without a user (ManageSieve's
+		   capability dump at startup) load the extension too. */
 		extctx->set_error = p_strdup(pool, error);
-		e_error(svinst->event, "vsmlist: invalid settings: %s",
+		e_debug(svinst->event, "vsmlist: invalid settings: %s",
 			error);
 	}
 	*context = extctx;

@@ -161,6 +161,15 @@ int vsmlist_members_load(struct vsmlist_members *members, const char *uri,
 				return -1;
 			}
 			path = home_expand_tilde(path, home);
+		} else if (path[0] != '/' && path[0] != '\0') {
+			/* Relative to the home, like Sieve script paths */
+			if (home == NULL) {
+				*error_r = t_strdup_printf(
+					"member store %s: relative path, but "
+					"the user has no home directory", uri);
+				return -1;
+			}
+			path = t_strconcat(home, "/", path, NULL);
 		}
 		if (*path == '\0') {
 			*error_r = t_strdup_printf(

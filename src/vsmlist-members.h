@@ -28,7 +28,8 @@ int vsmlist_members_read_file(struct vsmlist_members *members,
 			      const char *path, struct event *event,
 			      const char **error_r);
 
-/* Load the members from a store URI ("file:<path>", '~' expanded to home).
+/* Load the members from a store URI ("file:<path>"; '~/' and relative
+   paths are taken from home).
    Returns 0 or -1. */
 int vsmlist_members_load(struct vsmlist_members *members, const char *uri,
 			 const char *home, struct event *event,

@@ -1,0 +1,3 @@
+require "vnd.vsmlist";
+
+distribute;

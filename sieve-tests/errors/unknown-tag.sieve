@@ -1,0 +1,4 @@
+require "vnd.vsmlist";
+
+# Unknown tagged argument (1 error)
+distribute :frop;
