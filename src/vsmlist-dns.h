@@ -57,7 +57,9 @@ void vsmlist_dns_deinit(struct vsmlist_dns **dns);
 /* Start a new discovery: the deadline is now + timeout_msecs, and the
    query counter restarts. */
 void vsmlist_dns_begin(struct vsmlist_dns *dns);
-/* Queries sent (to the network) since vsmlist_dns_begin() */
+/* Queries sent (to the network) since vsmlist_dns_begin(): one per UDP
+   datagram sent to a server (a resend to a silent server counts again) and
+   one per TCP query after a truncated reply */
 unsigned int vsmlist_dns_get_query_count(const struct vsmlist_dns *dns);
 
 /* Look up TXT <qname> (absolute, RD set). A query that would pass the
