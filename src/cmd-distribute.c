@@ -27,6 +27,7 @@
 #include "vsmlist-guard.h"
 #include "vsmlist-message.h"
 #include "vsmlist-fanout.h"
+#include "vsmlist-policy.h"
 #include "ext-vsmlist-common.h"
 
 /*
@@ -479,8 +480,27 @@ act_distribute_get_members(const struct sieve_action_exec_env *aenv,
 }
 
 static int
+act_distribute_policy(const struct sieve_action_exec_env *aenv,
+		      const struct vsmlist_settings *set, struct mail *mail,
+		      struct vsmlist_policy *policy_r)
+{
+	struct sieve_instance *svinst = aenv->exec_env->svinst;
+	const char *const *from;
+
+	if (mail_get_headers(mail, "From", &from) < 0) {
+		return sieve_result_mail_error(aenv, mail,
+			"failed to read the From header field");
+	}
+	vsmlist_policy_discover(sieve_result_pool(aenv->result), set, from,
+				sieve_environment_get_homedir(svinst),
+				aenv->event, policy_r);
+	return SIEVE_EXEC_OK;
+}
+
+static int
 act_distribute_send(const struct sieve_action_exec_env *aenv,
 		    const struct vsmlist_settings *set, struct mail *mail,
+		    const struct vsmlist_policy *policy,
 		    const struct smtp_address *const *rcpts,
 		    unsigned int rcpt_count)
 {
@@ -513,17 +533,24 @@ act_distribute_send(const struct sieve_action_exec_env *aenv,
 				  act_distribute_message_create, &msg,
 				  &result);
 
-	struct event_passthrough *e =
+	struct event *event =
 		sieve_action_create_finish_event(aenv)->
 		add_str("vsmlist_list", list)->
 		add_int("vsmlist_recipients", result.recipients)->
 		add_int("vsmlist_transactions", result.transactions)->
 		add_int("vsmlist_failed_recipients",
-			result.failed_recipients);
+			result.failed_recipients)->event();
+	const char *dmarc = "";
+
+	if (policy != NULL) {
+		vsmlist_policy_add_event_fields(policy, event);
+		dmarc = t_strconcat("; ", vsmlist_policy_describe(policy),
+				    NULL);
+	}
 
 	if (ret < 0) {
-		e->add_str("error", result.error);
-		sieve_result_event_log(aenv, e->event(),
+		event_add_str(event, "error", result.error);
+		sieve_result_event_log(aenv, event,
 			"failed to distribute to the members of %s "
 			"after %u of %u recipient(s): %s (temporary failure)",
 			list, result.recipients, rcpt_count,
@@ -531,8 +558,8 @@ act_distribute_send(const struct sieve_action_exec_env *aenv,
 		return SIEVE_EXEC_TEMP_FAILURE;
 	}
 	if (ret == 0) {
-		e->add_str("error", result.error);
-		sieve_result_event_log(aenv, e->event(),
+		event_add_str(event, "error", result.error);
+		sieve_result_event_log(aenv, event,
 			"%u of %u transaction(s) to the members of "
 			"%s refused permanently (%u recipient(s)); last "
 			"error: %s", result.failed_transactions,
@@ -543,11 +570,11 @@ act_distribute_send(const struct sieve_action_exec_env *aenv,
 
 	eenv->exec_status->significant_action_executed = TRUE;
 	eenv->exec_status->message_forwarded = TRUE;
-	sieve_result_event_log(aenv, e->event(),
+	sieve_result_event_log(aenv, event,
 		"distributed to %u member(s) of %s in %u SMTP "
-		"transaction(s), envelope sender <%s>",
+		"transaction(s), envelope sender <%s>%s",
 		result.recipients, list, result.transactions,
-		smtp_address_encode(set->bounce_address));
+		smtp_address_encode(set->bounce_address), dmarc);
 	return SIEVE_EXEC_OK;
 }
 
@@ -565,6 +592,7 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 			     sieve_message_get_mail(aenv->msgctx));
 	struct vsmlist_members *members;
 	const struct smtp_address *const *rcpts;
+	struct vsmlist_policy policy_buf, *policy = NULL;
 	unsigned int rcpt_count;
 	const char *reason = NULL;
 	int ret;
@@ -606,7 +634,16 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		return SIEVE_EXEC_OK;
 	}
 
-	ret = act_distribute_send(aenv, set, mail, rcpts, rcpt_count);
+	/* The author's DMARC policy (the decision to wrap comes with the
+	   mitigation; for now it is discovered and logged) */
+	if (set->dmarc_mode != VSMLIST_DMARC_MODE_NONE) {
+		ret = act_distribute_policy(aenv, set, mail, &policy_buf);
+		if (ret != SIEVE_EXEC_OK)
+			return ret;
+		policy = &policy_buf;
+	}
+
+	ret = act_distribute_send(aenv, set, mail, policy, rcpts, rcpt_count);
 	if (ret == SIEVE_EXEC_OK)
 		*keep = FALSE;
 	return ret;

@@ -43,6 +43,12 @@ static void test_settings_defaults(void)
 	test_assert_strcmp(set->members, "file:~/vsmlist/members");
 	test_assert_strcmp(set->list_id, "friends.lists.example");
 	test_assert(set->batch_size == VSMLIST_DEFAULT_BATCH_SIZE);
+	test_assert(set->dmarc_mode == VSMLIST_DMARC_MODE_AUTO);
+	test_assert(set->dns_failure == VSMLIST_DNS_FAILURE_WRAP);
+	test_assert(set->dns_servers == NULL);
+	test_assert(set->dns_timeout_msecs == 2000);
+	test_assert_strcmp(set->dns_cache, "~/vsmlist/dns-cache");
+	test_assert(set->psl_file == NULL);
 	test_end();
 
 	test_begin("settings: bounce address follows recipient_delimiter");
@@ -61,6 +67,12 @@ static void test_settings_explicit(void)
 		"sieve_vsmlist_bounce_address", "team-owner@example.org",
 		"sieve_vsmlist_members", "file:/srv/lists/team",
 		"sieve_vsmlist_batch_size", "50",
+		"sieve_vsmlist_dmarc", "Wrap",
+		"sieve_vsmlist_dns_failure", "tempfail",
+		"sieve_vsmlist_dns_servers", "127.0.0.1:5353 [::1]:53",
+		"sieve_vsmlist_dns_timeout", "500ms",
+		"sieve_vsmlist_dns_cache", "no",
+		"sieve_vsmlist_psl_file", "/srv/psl.dat",
 		NULL
 	};
 	const struct vsmlist_settings *set;
@@ -76,6 +88,12 @@ static void test_settings_explicit(void)
 			   "team-owner@example.org");
 	test_assert_strcmp(set->members, "file:/srv/lists/team");
 	test_assert(set->batch_size == 50);
+	test_assert(set->dmarc_mode == VSMLIST_DMARC_MODE_WRAP);
+	test_assert(set->dns_failure == VSMLIST_DNS_FAILURE_TEMPFAIL);
+	test_assert_strcmp(set->dns_servers, "127.0.0.1:5353 [::1]:53");
+	test_assert(set->dns_timeout_msecs == 500);
+	test_assert(set->dns_cache == NULL);
+	test_assert_strcmp(set->psl_file, "/srv/psl.dat");
 	test_end();
 }
 
@@ -89,11 +107,30 @@ static void test_settings_errors(void)
 		"sieve_vsmlist_batch_size", "0", NULL };
 	static const char *const huge_batch[] = {
 		"sieve_vsmlist_batch_size", "1000000", NULL };
+	static const char *const bad_mode[] = {
+		"sieve_vsmlist_dmarc", "sometimes", NULL };
+	static const char *const bad_failure[] = {
+		"sieve_vsmlist_dns_failure", "panic", NULL };
+	static const char *const bad_timeout[] = {
+		"sieve_vsmlist_dns_timeout", "soon", NULL };
+	static const char *const zero_timeout[] = {
+		"sieve_vsmlist_dns_timeout", "0", NULL };
 	static const char *const none[] = { NULL };
 	const struct vsmlist_settings *set;
 	const char *error;
 
 	test_begin("settings errors name the setting");
+	test_assert(test_load("a@b.example", NULL, bad_mode, &set, &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_dmarc: unknown value "
+			   "'sometimes' (use auto, wrap, munge, none)") != NULL);
+	test_assert(test_load("a@b.example", NULL, bad_failure,
+			      &set, &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_dns_failure") != NULL);
+	test_assert(test_load("a@b.example", NULL, bad_timeout,
+			      &set, &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_dns_timeout") != NULL);
+	test_assert(test_load("a@b.example", NULL, zero_timeout,
+			      &set, &error) < 0);
 	test_assert(test_load("a@b.example", NULL, bad_address,
 			      &set, &error) < 0);
 	test_assert(strstr(error, "sieve_vsmlist_address") != NULL);

@@ -243,6 +243,18 @@ method_temperror(struct dmarc_discovery *disc,
 }
 
 static void
+method_note(struct dmarc_discovery *disc,
+	    struct vsmlist_dmarc_method_result *result,
+	    const struct dmarc_query *query)
+{
+	if (query->status == DMARC_QUERY_NONE && query->error != NULL &&
+	    result->note == NULL) {
+		result->note = p_strdup_printf(disc->pool, "_dmarc.%s: %s",
+					       query->name, query->error);
+	}
+}
+
+static void
 method_apply(struct dmarc_discovery *disc,
 	     struct vsmlist_dmarc_method_result *result,
 	     const struct dmarc_query *query, bool subdomain_policy,
@@ -303,6 +315,7 @@ dmarc_discover_psl(struct dmarc_discovery *disc,
 		method_apply(disc, result, query, FALSE, FALSE);
 		return;
 	}
+	method_note(disc, result, query);
 	if (org == NULL || strcmp(org, disc->domain) == 0)
 		return;
 
@@ -311,6 +324,8 @@ dmarc_discover_psl(struct dmarc_discovery *disc,
 		method_temperror(disc, result, query);
 	else if (rfc7489_record_usable(query))
 		method_apply(disc, result, query, TRUE, FALSE);
+	else
+		method_note(disc, result, query);
 }
 
 /*
@@ -341,6 +356,7 @@ dmarc_discover_tree_walk(struct dmarc_discovery *disc,
 		method_apply(disc, result, query, FALSE, FALSE);
 		return;
 	}
+	method_note(disc, result, query);
 
 	/* 2. Walk up, remembering records, longest name first */
 	t_array_init(&found, 8);
@@ -355,8 +371,10 @@ dmarc_discover_tree_walk(struct dmarc_discovery *disc,
 			method_temperror(disc, result, query);
 			return;
 		}
-		if (query->status != DMARC_QUERY_RECORD)
+		if (query->status != DMARC_QUERY_RECORD) {
+			method_note(disc, result, query);
 			continue;
+		}
 		array_push_back(&found, &query);
 		if (query->record.psd != VSMLIST_DMARC_PSD_U)
 			break;

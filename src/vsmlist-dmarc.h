@@ -36,6 +36,9 @@ struct vsmlist_dmarc_method_result {
 	bool testing;
 	/* For TEMPERROR: the DNS error */
 	const char *error;
+	/* Why a record found on the way was not used (several records,
+	   invalid p), for the administrator */
+	const char *note;
 };
 
 struct vsmlist_dmarc_result {

@@ -3,6 +3,7 @@
 #include "lib.h"
 #include "str.h"
 #include "smtp-address.h"
+#include "settings-parser.h"
 
 #include <ctype.h>
 
@@ -84,6 +85,97 @@ vsmlist_settings_load_batch_size(const struct vsmlist_settings_env *env,
 	return 0;
 }
 
+static const char *const vsmlist_dmarc_mode_names[] = {
+	[VSMLIST_DMARC_MODE_AUTO] = "auto",
+	[VSMLIST_DMARC_MODE_WRAP] = "wrap",
+	[VSMLIST_DMARC_MODE_MUNGE] = "munge",
+	[VSMLIST_DMARC_MODE_NONE] = "none",
+	NULL
+};
+
+static const char *const vsmlist_dns_failure_names[] = {
+	[VSMLIST_DNS_FAILURE_WRAP] = "wrap",
+	[VSMLIST_DNS_FAILURE_TEMPFAIL] = "tempfail",
+	[VSMLIST_DNS_FAILURE_NONE] = "none",
+	NULL
+};
+
+const char *vsmlist_dmarc_mode_name(enum vsmlist_dmarc_mode mode)
+{
+	i_assert(mode < N_ELEMENTS(vsmlist_dmarc_mode_names) - 1);
+	return vsmlist_dmarc_mode_names[mode];
+}
+
+/* A keyword setting: index of the value in the NULL-terminated names[],
+   case-insensitive; absent: the first */
+static int
+vsmlist_setting_keyword(const struct vsmlist_settings_env *env,
+			const char *setting, const char *const *names,
+			unsigned int *value_r, const char **error_r)
+{
+	const char *value = vsmlist_setting(env, setting);
+	unsigned int i;
+
+	*value_r = 0;
+	if (value == NULL)
+		return 0;
+	for (i = 0; names[i] != NULL; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*value_r = i;
+			return 0;
+		}
+	}
+	*error_r = t_strdup_printf("%s: unknown value '%s' (use %s)", setting,
+				   value, t_strarray_join(names, ", "));
+	return -1;
+}
+
+static int
+vsmlist_settings_load_dmarc(pool_t pool,
+			    const struct vsmlist_settings_env *env,
+			    struct vsmlist_settings *set, const char **error_r)
+{
+	unsigned int value;
+	const char *str, *error;
+
+	if (vsmlist_setting_keyword(env, "sieve_vsmlist_dmarc",
+				    vsmlist_dmarc_mode_names, &value,
+				    error_r) < 0)
+		return -1;
+	set->dmarc_mode = value;
+	if (vsmlist_setting_keyword(env, "sieve_vsmlist_dns_failure",
+				    vsmlist_dns_failure_names, &value,
+				    error_r) < 0)
+		return -1;
+	set->dns_failure = value;
+
+	set->dns_servers = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_dns_servers"));
+	set->dns_timeout_msecs = VSMLIST_DEFAULT_DNS_TIMEOUT_MSECS;
+	str = vsmlist_setting(env, "sieve_vsmlist_dns_timeout");
+	if (str != NULL) {
+		if (settings_get_time_msecs(str, &set->dns_timeout_msecs,
+					    &error) < 0) {
+			*error_r = t_strdup_printf(
+				"sieve_vsmlist_dns_timeout: %s", error);
+			return -1;
+		}
+		if (set->dns_timeout_msecs == 0) {
+			*error_r = "sieve_vsmlist_dns_timeout: must be "
+				"longer than 0";
+			return -1;
+		}
+	}
+	str = vsmlist_setting(env, "sieve_vsmlist_dns_cache");
+	if (str == NULL)
+		set->dns_cache = VSMLIST_DEFAULT_DNS_CACHE;
+	else if (strcasecmp(str, "no") != 0)
+		set->dns_cache = p_strdup(pool, str);
+	set->psl_file = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_psl_file"));
+	return 0;
+}
+
 int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 			  const struct vsmlist_settings **set_r,
 			  const char **error_r)
@@ -137,6 +229,9 @@ int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 
 	if (vsmlist_settings_load_batch_size(env, &set->batch_size,
 					     error_r) < 0)
+		return -1;
+
+	if (vsmlist_settings_load_dmarc(pool, env, set, error_r) < 0)
 		return -1;
 
 	set->list_id = p_strdup(pool, vsmlist_list_id(set->address));

@@ -12,6 +12,23 @@ struct smtp_address;
    minimum that every MTA accepts, and each batch costs one transaction. */
 #define VSMLIST_DEFAULT_BATCH_SIZE 1000
 #define VSMLIST_MAX_BATCH_SIZE 100000
+#define VSMLIST_DEFAULT_DNS_TIMEOUT_MSECS 2000
+#define VSMLIST_DEFAULT_DNS_CACHE "~/vsmlist/dns-cache"
+
+enum vsmlist_dmarc_mode {
+	/* Mitigate when the effective policy is quarantine or reject */
+	VSMLIST_DMARC_MODE_AUTO = 0,
+	VSMLIST_DMARC_MODE_WRAP,
+	VSMLIST_DMARC_MODE_MUNGE,
+	/* Never mitigate, and look nothing up */
+	VSMLIST_DMARC_MODE_NONE,
+};
+
+enum vsmlist_dns_failure {
+	VSMLIST_DNS_FAILURE_WRAP = 0,
+	VSMLIST_DNS_FAILURE_TEMPFAIL,
+	VSMLIST_DNS_FAILURE_NONE,
+};
 
 typedef const char *
 vsmlist_setting_lookup_func_t(void *context, const char *name);
@@ -39,7 +56,20 @@ struct vsmlist_settings {
 	const char *list_id;
 	/* Recipients per SMTP transaction */
 	unsigned int batch_size;
+
+	enum vsmlist_dmarc_mode dmarc_mode;
+	enum vsmlist_dns_failure dns_failure;
+	/* "host[:port]" list, or NULL for /etc/resolv.conf */
+	const char *dns_servers;
+	/* Bound for the whole DMARC discovery of one post */
+	unsigned int dns_timeout_msecs;
+	/* Answer cache file ('~' not yet expanded), or NULL for none */
+	const char *dns_cache;
+	/* Public suffix list file, or NULL for libpsl's choice */
+	const char *psl_file;
 };
+
+const char *vsmlist_dmarc_mode_name(enum vsmlist_dmarc_mode mode);
 
 /* Read and validate the settings. Returns 0 on success, -1 with an error
    naming the offending setting. */

@@ -59,6 +59,7 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
 OPENSSL = "/usr/bin/openssl"
+SIEVE_MODULE_DIR = "/usr/lib/dovecot/modules/sieve"
 
 
 class StackError(RuntimeError):
@@ -426,7 +427,8 @@ class DnsServer:
         out = []
         with open(self.log_path, errors="replace") as f:
             for line in f:
-                m = re.search(r"query\[(\w+)\] (\S+) from", line)
+                # "auth[...]" where dnsmasq serves an auth-zone
+                m = re.search(r"(?:query|auth)\[(\w+)\] (\S+) from", line)
                 if m:
                     out.append((m.group(1), m.group(2).lower()))
         return out
@@ -721,6 +723,13 @@ class Dovecot:
         shutil.copy2(os.path.join(src, PLUGIN_SO), os.path.join(dst, PLUGIN_SO))
         os.chmod(dst, 0o755)
         os.chmod(os.path.join(dst, PLUGIN_SO), 0o755)
+        # sieve_plugin_dir is one directory for all Sieve plugins: link
+        # Pigeonhole's own (sieve_imapsieve, sieve_extprograms) next to ours
+        # so that sieve_plugins may name them too.
+        for so in glob.glob(os.path.join(SIEVE_MODULE_DIR, "lib*_sieve_*_plugin.so")):
+            link = os.path.join(dst, os.path.basename(so))
+            if not os.path.lexists(link):
+                os.symlink(so, link)
         self.plugin_source_dir = src
         return dst
 
@@ -1017,6 +1026,21 @@ plugin {{
         finally:
             conn.close()
         return res
+
+    def imap(self, user: str, password: str = "pass", timeout: float = 30.0):
+        """An imaplib.IMAP4 connection logged in as user (protocols must
+        include "imap"; plaintext LOGIN is allowed on the loopback listener)."""
+        import imaplib
+        if self.imap_port is None:
+            raise StackError('IMAP not enabled: protocols=("lmtp", "imap")')
+        c = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=timeout)
+        try:
+            typ, data = c.login(user, password)
+        except imaplib.IMAP4.error as e:
+            with contextlib.suppress(Exception):
+                c.shutdown()
+            raise StackError(f"IMAP login of {user} failed: {e}")
+        return c
 
     def managesieve(self, user: Optional[str] = None, password: str = "pass") -> "ManageSieve":
         """A ManageSieve connection (protocols must include "sieve"),

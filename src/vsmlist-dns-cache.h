@@ -1,0 +1,42 @@
+#ifndef VSMLIST_DNS_CACHE_H
+#define VSMLIST_DNS_CACHE_H
+
+#include "vsmlist-dns.h"
+
+/* A TXT answer cache that outlives the process: in LMTP the plugin is
+   loaded and unloaded around every delivery, so the cache is a small file
+   read when a post needs DMARC discovery and written back (atomically, by
+   rename) when it learned something. Answers are kept for their TTL,
+   capped; NXDOMAIN/NODATA for the SOA minimum capped at 300 s; temporary
+   errors briefly, so a dead resolver is not asked nine times per post.
+   No Sieve dependency. */
+
+#define VSMLIST_DNS_CACHE_MAX_POSITIVE_SECS 3600
+#define VSMLIST_DNS_CACHE_MAX_NEGATIVE_SECS 300
+#define VSMLIST_DNS_CACHE_TEMPERROR_SECS 30
+/* Entries kept at most; the soonest to expire go first */
+#define VSMLIST_DNS_CACHE_MAX_ENTRIES 10000
+
+struct vsmlist_dns_cache;
+
+/* Read the cache file (a missing one is an empty cache; an unreadable or
+   corrupt one is logged and ignored). Lookups that miss go to upstream. */
+struct vsmlist_dns_cache *
+vsmlist_dns_cache_open(const char *path,
+		       const struct vsmlist_dns_resolver *upstream,
+		       struct event *event);
+/* Write the file back if anything was learned. Returns 0 or -1 (logged:
+   the cache only saves queries, so callers go on). */
+int vsmlist_dns_cache_close(struct vsmlist_dns_cache **cache);
+
+void vsmlist_dns_cache_get_resolver(struct vsmlist_dns_cache *cache,
+				    struct vsmlist_dns_resolver *resolver_r);
+
+unsigned int vsmlist_dns_cache_get_hits(const struct vsmlist_dns_cache *cache);
+unsigned int
+vsmlist_dns_cache_get_misses(const struct vsmlist_dns_cache *cache);
+
+/* For tests: the clock (default time(NULL)) */
+void vsmlist_dns_cache_set_now(struct vsmlist_dns_cache *cache, time_t now);
+
+#endif
