@@ -14,7 +14,7 @@ packages="
 	dovecot-core dovecot-dev dovecot-lmtpd dovecot-imapd dovecot-sieve
 	dovecot-managesieved
 	libldns-dev ldnsutils libgmime-3.0-dev libpsl-dev publicsuffix
-	libidn2-dev
+	libidn2-dev clang libclang-rt-14-dev
 	dnsmasq-base postfix swaks
 	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
 "

@@ -10,5 +10,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 scripts/build-testsuite.sh
+scripts/build-fuzz.sh
 
 exec /usr/bin/python3 -m pytest -p no:cacheprovider sieve-tests "$@"
