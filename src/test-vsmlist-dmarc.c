@@ -7,6 +7,9 @@
 #include "vsmlist-dns.h"
 #include "vsmlist-dmarc.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 /* A fake resolver below the module boundary: a zone as a table, every
    query recorded in order. */
 struct fake_rr {
@@ -313,6 +316,51 @@ static void test_dmarc_disagreements(void)
 	test_end();
 }
 
+static void test_dmarc_testing(void)
+{
+	static const struct fake_rr zone[] = {
+		{ "_dmarc.test.example", "v=DMARC1; p=reject; t=y" },
+		{ NULL, NULL }
+	};
+	struct test_discovery disc;
+
+	test_begin("dmarc: t=y is reported and lowers nothing");
+	test_discover(zone, "test.example", &disc);
+	test_assert(disc.result.tree_walk.testing);
+	test_assert(disc.result.psl.testing);
+	test_assert_strcmp(test_effective(&disc), "reject");
+	test_end();
+}
+
+static void test_dmarc_psl_file(void)
+{
+	static const char psl_text[] =
+		"// a private list: \"example\" and \"corp.example\" are suffixes\n"
+		"example\n"
+		"corp.example\n";
+	char path[] = "/tmp/test-vsmlist-psl.XXXXXX";
+	struct vsmlist_psl *psl;
+	const char *error;
+	int fd;
+
+	test_begin("dmarc: sieve_vsmlist_psl_file replaces the list");
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, psl_text, sizeof(psl_text) - 1) < 0 ||
+	    close(fd) < 0)
+		i_fatal("write(%s) failed: %m", path);
+	test_assert(vsmlist_psl_init(path, &psl, &error) == 0);
+	test_assert_strcmp(vsmlist_psl_org_domain(psl, "a.b.corp.example"),
+			   "b.corp.example");
+	test_assert_strcmp(vsmlist_psl_org_domain(psl, "a.b.example"),
+			   "b.example");
+	vsmlist_psl_deinit(&psl);
+	i_unlink(path);
+	test_assert(vsmlist_psl_init("/nonexistent/psl.dat", &psl,
+				     &error) < 0);
+	test_assert(strstr(error, "/nonexistent/psl.dat") != NULL);
+	test_end();
+}
+
 static void test_dmarc_temperror(void)
 {
 	static const struct fake_rr author_fail[] = {
@@ -399,8 +447,10 @@ int main(void)
 		test_dmarc_psd,
 		test_dmarc_np,
 		test_dmarc_disagreements,
+		test_dmarc_testing,
 		test_dmarc_temperror,
 		test_dmarc_psl,
+		test_dmarc_psl_file,
 		NULL
 	};
 	const char *error;

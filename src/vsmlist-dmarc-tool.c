@@ -7,7 +7,7 @@
    One line per domain: "DOMAIN policy=<none|quarantine|reject|nopolicy|
    temperror>" followed by each method's result, the policy and
    organizational domains and the number of DNS queries. Exit status 0
-   unless the command line is wrong (64) or the resolver cannot start. */
+   unless the command line is wrong (64). */
 
 #include "lib.h"
 #include "array.h"
@@ -186,10 +186,11 @@ int main(int argc, char *argv[])
 		array_append_zero(&servers);
 		dns_set.servers = t_strarray_join(array_front(&servers), " ");
 	}
+	/* Both fail only for what -p and -s say */
 	if (vsmlist_psl_init(psl_file, &psl, &error) < 0)
-		i_fatal_status(EX_UNAVAILABLE, "%s", error);
+		i_fatal_status(EX_USAGE, "%s", error);
 	if (vsmlist_dns_init(&dns_set, event, &dns, &error) < 0)
-		i_fatal_status(EX_UNAVAILABLE, "DNS: %s", error);
+		i_fatal_status(EX_USAGE, "DNS: %s", error);
 
 	for (; optind < argc; optind++) T_BEGIN {
 		lookup_domain(dns, psl, argv[optind]);

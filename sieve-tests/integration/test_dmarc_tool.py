@@ -219,3 +219,14 @@ def test_usage_error_exit_code():
     proc = subprocess.run([TOOL], capture_output=True, text=True)
     assert proc.returncode == 64
     assert "Usage: vsmlist-dmarc" in proc.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-s", "not-an-ip", "x.example"], "Invalid DNS server"),
+    (["-p", "/nonexistent/psl.dat", "x.example"], "cannot be loaded"),
+    (["-t", "soon", "x.example"], "-t soon"),
+])
+def test_bad_arguments_are_usage_errors(args, message):
+    proc = subprocess.run([TOOL] + args, capture_output=True, text=True)
+    assert proc.returncode == 64, proc
+    assert message in proc.stderr
