@@ -20,7 +20,6 @@
 #include "sieve-interpreter.h"
 #include "sieve-code-dumper.h"
 #include "sieve-result.h"
-#include "sieve-smtp.h"
 
 #include "vsmlist-settings.h"
 #include "vsmlist-members.h"
@@ -29,6 +28,7 @@
 #include "vsmlist-fanout.h"
 #include "vsmlist-policy.h"
 #include "ext-vsmlist-common.h"
+#include "distribute-send.h"
 
 /*
  * Distribute command
@@ -374,35 +374,6 @@ act_distribute_print(const struct sieve_action *action,
 	*keep = FALSE;
 }
 
-/* sieve_smtp_* as the fan-out transport */
-
-static void *
-act_distribute_smtp_start(void *context, const struct smtp_address *mail_from)
-{
-	return sieve_smtp_start(context, mail_from);
-}
-
-static void
-act_distribute_smtp_add_rcpt(void *trans, const struct smtp_address *rcpt_to)
-{
-	sieve_smtp_add_rcpt(trans, rcpt_to);
-}
-
-static struct ostream *act_distribute_smtp_send(void *trans)
-{
-	return sieve_smtp_send(trans);
-}
-
-static void act_distribute_smtp_abort(void *trans)
-{
-	sieve_smtp_abort(trans);
-}
-
-static int act_distribute_smtp_finish(void *trans, const char **error_r)
-{
-	return sieve_smtp_finish(trans, error_r);
-}
-
 struct act_distribute_message {
 	struct istream *input;
 	const struct vsmlist_settings *set;
@@ -498,87 +469,6 @@ act_distribute_policy(const struct sieve_action_exec_env *aenv,
 }
 
 static int
-act_distribute_send(const struct sieve_action_exec_env *aenv,
-		    const struct vsmlist_settings *set, struct mail *mail,
-		    const struct vsmlist_policy *policy,
-		    const struct smtp_address *const *rcpts,
-		    unsigned int rcpt_count)
-{
-	const struct sieve_execute_env *eenv = aenv->exec_env;
-	struct vsmlist_transport transport = {
-		.start = act_distribute_smtp_start,
-		.add_rcpt = act_distribute_smtp_add_rcpt,
-		.send = act_distribute_smtp_send,
-		.abort = act_distribute_smtp_abort,
-		.finish = act_distribute_smtp_finish,
-		.context = (void *)eenv->scriptenv,
-	};
-	struct act_distribute_message msg;
-	struct vsmlist_fanout_result result;
-	const char *list = smtp_address_encode(set->address);
-	int ret;
-
-	if (!sieve_smtp_available(eenv->scriptenv)) {
-		sieve_result_global_warning(aenv, "no means to send mail");
-		return SIEVE_EXEC_FAILURE;
-	}
-	if (mail_get_stream(mail, NULL, NULL, &msg.input) < 0) {
-		return sieve_result_mail_error(aenv, mail,
-					       "failed to read the post");
-	}
-	msg.set = set;
-
-	ret = vsmlist_fanout_send(&transport, set->bounce_address, rcpts,
-				  rcpt_count, set->batch_size,
-				  act_distribute_message_create, &msg,
-				  &result);
-
-	struct event *event =
-		sieve_action_create_finish_event(aenv)->
-		add_str("vsmlist_list", list)->
-		add_int("vsmlist_recipients", result.recipients)->
-		add_int("vsmlist_transactions", result.transactions)->
-		add_int("vsmlist_failed_recipients",
-			result.failed_recipients)->event();
-	const char *dmarc = "";
-
-	if (policy != NULL) {
-		vsmlist_policy_add_event_fields(policy, event);
-		dmarc = t_strconcat("; ", vsmlist_policy_describe(policy),
-				    NULL);
-	}
-
-	if (ret < 0) {
-		event_add_str(event, "error", result.error);
-		sieve_result_event_log(aenv, event,
-			"failed to distribute to the members of %s "
-			"after %u of %u recipient(s): %s (temporary failure)",
-			list, result.recipients, rcpt_count,
-			str_sanitize(result.error, 512));
-		return SIEVE_EXEC_TEMP_FAILURE;
-	}
-	if (ret == 0) {
-		event_add_str(event, "error", result.error);
-		sieve_result_event_log(aenv, event,
-			"%u of %u transaction(s) to the members of "
-			"%s refused permanently (%u recipient(s)); last "
-			"error: %s", result.failed_transactions,
-			result.transactions, list, result.failed_recipients,
-			str_sanitize(result.error, 512));
-		return SIEVE_EXEC_FAILURE;
-	}
-
-	eenv->exec_status->significant_action_executed = TRUE;
-	eenv->exec_status->message_forwarded = TRUE;
-	sieve_result_event_log(aenv, event,
-		"distributed to %u member(s) of %s in %u SMTP "
-		"transaction(s), envelope sender <%s>%s",
-		result.recipients, list, result.transactions,
-		smtp_address_encode(set->bounce_address), dmarc);
-	return SIEVE_EXEC_OK;
-}
-
-static int
 act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		       void *tr_context ATTR_UNUSED, bool *keep)
 {
@@ -593,6 +483,8 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 	struct vsmlist_members *members;
 	const struct smtp_address *const *rcpts;
 	struct vsmlist_policy policy_buf, *policy = NULL;
+	struct act_distribute_message msg;
+	struct distribute_post post;
 	unsigned int rcpt_count;
 	const char *reason = NULL;
 	int ret;
@@ -643,7 +535,21 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		policy = &policy_buf;
 	}
 
-	ret = act_distribute_send(aenv, set, mail, policy, rcpts, rcpt_count);
+	if (mail_get_stream(mail, NULL, NULL, &msg.input) < 0) {
+		return sieve_result_mail_error(aenv, mail,
+					       "failed to read the post");
+	}
+	msg.set = set;
+
+	i_zero(&post);
+	post.set = set;
+	post.mail = mail;
+	post.policy = policy;
+	post.rcpts = rcpts;
+	post.rcpt_count = rcpt_count;
+	post.message_func = act_distribute_message_create;
+	post.message_context = &msg;
+	ret = distribute_send(aenv, &post);
 	if (ret == SIEVE_EXEC_OK)
 		*keep = FALSE;
 	return ret;

@@ -1,0 +1,31 @@
+#ifndef DISTRIBUTE_SEND_H
+#define DISTRIBUTE_SEND_H
+
+#include "vsmlist-fanout.h"
+
+struct mail;
+struct vsmlist_settings;
+struct vsmlist_policy;
+struct sieve_action_exec_env;
+
+/* One post on its way to the members */
+struct distribute_post {
+	const struct vsmlist_settings *set;
+	struct mail *mail;
+	/* DMARC policy of the post, or NULL when not looked up */
+	const struct vsmlist_policy *policy;
+
+	const struct smtp_address *const *rcpts;
+	unsigned int rcpt_count;
+
+	/* A fresh stream of what the members receive, per transaction */
+	vsmlist_fanout_message_func_t *message_func;
+	void *message_context;
+};
+
+/* Send the post, log the outcome with its event. Returns a
+   SIEVE_EXEC_* status. */
+int distribute_send(const struct sieve_action_exec_env *aenv,
+		    const struct distribute_post *post);
+
+#endif
