@@ -77,9 +77,16 @@ int distribute_send(const struct sieve_action_exec_env *aenv,
 				  post->message_func, post->message_context,
 				  &result);
 
+	/* One event per post with the whole decision: what was found,
+	   what was done, how the sending went */
 	struct event *event =
 		sieve_action_create_finish_event(aenv)->
+		set_name("vsmlist_distribute_finished")->
 		add_str("vsmlist_list", list)->
+		add_str("vsmlist_mitigation", post->mitigation != NULL ?
+			post->mitigation : "none")->
+		add_str("vsmlist_reason", post->mitigation_reason != NULL ?
+			post->mitigation_reason : "")->
 		add_int("vsmlist_recipients", result.recipients)->
 		add_int("vsmlist_transactions", result.transactions)->
 		add_int("vsmlist_failed_recipients",

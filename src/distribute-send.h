@@ -18,6 +18,9 @@ struct distribute_post {
 	const struct smtp_address *const *rcpts;
 	unsigned int rcpt_count;
 
+	/* The decision: "none", "wrap" or "munge", and why */
+	const char *mitigation, *mitigation_reason;
+
 	/* A fresh stream of what the members receive, per transaction */
 	vsmlist_fanout_message_func_t *message_func;
 	void *message_context;
