@@ -505,12 +505,13 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 	if (reason != NULL) {
 		struct event_passthrough *e =
 			sieve_action_create_finish_event(aenv)->
+			set_name("vsmlist_distribute_finished")->
 			add_str("vsmlist_list",
 				smtp_address_encode(set->address))->
 			add_str("vsmlist_skipped", reason);
 
-		sieve_result_event_log(aenv, e->event(),
-				       "not distributed: %s", reason);
+		ext_vsmlist_log(aenv, e->event(), "not distributed: %s",
+				reason);
 		return SIEVE_EXEC_OK;
 	}
 

@@ -23,6 +23,14 @@ extern const struct sieve_command_def distribute_command;
 extern const struct sieve_operation_def distribute_operation;
 extern const struct sieve_action_def act_distribute;
 
+/* Log a distribute outcome at Info wherever the action runs: Pigeonhole's
+   result log drops to Debug where the caller does not ask for result
+   logging (imapsieve), and a list's administrator needs these lines
+   there too. */
+void ext_vsmlist_log(const struct sieve_action_exec_env *aenv,
+		     struct event *event, const char *fmt, ...)
+		     ATTR_FORMAT(3, 4);
+
 static inline const struct ext_vsmlist_context *
 ext_vsmlist_get_context(const struct sieve_extension *ext)
 {

@@ -16,6 +16,8 @@
 #include "sieve-settings.h"
 #include "sieve-extensions.h"
 #include "sieve-validator.h"
+#include "sieve-error.h"
+#include "sieve-actions.h"
 
 #include "vsmlist-settings.h"
 #include "ext-vsmlist-common.h"
@@ -116,4 +118,19 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 {
 	sieve_validator_register_command(valdtr, ext, &distribute_command);
 	return TRUE;
+}
+
+void ext_vsmlist_log(const struct sieve_action_exec_env *aenv,
+		     struct event *event, const char *fmt, ...)
+{
+	const struct sieve_execute_env *eenv = aenv->exec_env;
+	struct sieve_error_params params = {
+		.log_type = LOG_TYPE_INFO,
+		.event = event,
+	};
+	va_list args;
+
+	va_start(args, fmt);
+	sieve_global_logv(eenv->svinst, aenv->ehandler, &params, fmt, args);
+	va_end(args);
 }

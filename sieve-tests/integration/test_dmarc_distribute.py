@@ -30,7 +30,7 @@ event_exporter vsmlist {
 metric vsmlist_distribute {
   exporter = vsmlist
   exporter_include = name fields
-  filter = event=sieve_action_finished
+  filter = event=vsmlist_distribute_finished
 }
 """
 
