@@ -26,7 +26,7 @@
 #include "vsmlist-guard.h"
 #include "vsmlist-message.h"
 #include "vsmlist-fanout.h"
-#include "vsmlist-policy.h"
+#include "vsmlist-post.h"
 #include "ext-vsmlist-common.h"
 #include "distribute-send.h"
 
@@ -35,6 +35,7 @@
  *
  * Syntax:
  *   distribute [":members" <addresses: string-list>]
+ *              [":dmarc" <mode: string>]
  */
 
 static bool
@@ -63,6 +64,7 @@ const struct sieve_command_def distribute_command = {
 enum cmd_distribute_optional {
 	OPT_END,
 	OPT_MEMBERS,
+	OPT_DMARC,
 };
 
 static bool
@@ -73,6 +75,16 @@ cmd_distribute_validate_members_tag(struct sieve_validator *valdtr,
 static const struct sieve_argument_def distribute_members_tag = {
 	.identifier = "members",
 	.validate = cmd_distribute_validate_members_tag,
+};
+
+static bool
+cmd_distribute_validate_dmarc_tag(struct sieve_validator *valdtr,
+				  struct sieve_ast_argument **arg,
+				  struct sieve_command *cmd);
+
+static const struct sieve_argument_def distribute_dmarc_tag = {
+	.identifier = "dmarc",
+	.validate = cmd_distribute_validate_dmarc_tag,
 };
 
 /*
@@ -101,6 +113,9 @@ const struct sieve_operation_def distribute_operation = {
 struct act_distribute_context {
 	/* Inline members from :members, or NULL for the configured store */
 	struct vsmlist_members *members;
+	/* :dmarc, or the setting */
+	bool dmarc_mode_set;
+	enum vsmlist_dmarc_mode dmarc_mode;
 };
 
 static int
@@ -183,12 +198,39 @@ cmd_distribute_validate_members_tag(struct sieve_validator *valdtr,
 }
 
 static bool
+cmd_distribute_validate_dmarc_tag(struct sieve_validator *valdtr,
+				  struct sieve_ast_argument **arg,
+				  struct sieve_command *cmd)
+{
+	struct sieve_ast_argument *tag = *arg;
+	enum vsmlist_dmarc_mode mode;
+
+	*arg = sieve_ast_arguments_detach(*arg, 1);
+	if (!sieve_validate_tag_parameter(valdtr, cmd, tag, *arg, NULL, 0,
+					  SAAT_STRING, FALSE))
+		return FALSE;
+	if (sieve_argument_is_string_literal(*arg) &&
+	    !vsmlist_dmarc_mode_parse(sieve_ast_argument_strc(*arg), &mode)) {
+		sieve_argument_validate_error(
+			valdtr, *arg, "distribute command: invalid :dmarc "
+			"mode '%s' (use \"auto\", \"wrap\", \"munge\" or "
+			"\"none\")",
+			str_sanitize(sieve_ast_argument_strc(*arg), 64));
+		return FALSE;
+	}
+	*arg = sieve_ast_argument_next(*arg);
+	return TRUE;
+}
+
+static bool
 cmd_distribute_registered(struct sieve_validator *valdtr,
 			  const struct sieve_extension *ext,
 			  struct sieve_command_registration *cmd_reg)
 {
 	sieve_validator_register_tag(valdtr, cmd_reg, ext,
 				     &distribute_members_tag, OPT_MEMBERS);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext,
+				     &distribute_dmarc_tag, OPT_DMARC);
 	return TRUE;
 }
 
@@ -230,6 +272,10 @@ cmd_distribute_operation_dump(const struct sieve_dumptime_env *denv,
 		case OPT_MEMBERS:
 			if (!sieve_opr_stringlist_dump(denv, address,
 						       "members"))
+				return FALSE;
+			break;
+		case OPT_DMARC:
+			if (!sieve_opr_string_dump(denv, address, "dmarc"))
 				return FALSE;
 			break;
 		default:
@@ -277,6 +323,7 @@ cmd_distribute_operation_execute(const struct sieve_runtime_env *renv,
 {
 	const struct sieve_extension *this_ext = renv->oprtn->ext;
 	struct sieve_stringlist *members_list = NULL;
+	string_t *dmarc = NULL;
 	struct act_distribute_context *actx;
 	int opt_code = 0, ret;
 
@@ -295,6 +342,10 @@ cmd_distribute_operation_execute(const struct sieve_runtime_env *renv,
 							"members",
 							&members_list);
 			break;
+		case OPT_DMARC:
+			ret = sieve_opr_string_read(renv, address, "dmarc",
+						    &dmarc);
+			break;
 		default:
 			sieve_runtime_trace_error(
 				renv, "unknown optional operand");
@@ -311,6 +362,16 @@ cmd_distribute_operation_execute(const struct sieve_runtime_env *renv,
 						  &actx->members);
 		if (ret <= 0)
 			return ret;
+	}
+	if (dmarc != NULL) {
+		if (!vsmlist_dmarc_mode_parse(str_c(dmarc),
+					      &actx->dmarc_mode)) {
+			sieve_runtime_error(renv, NULL, "distribute command: "
+				"invalid :dmarc mode '%s'",
+				str_sanitize(str_c(dmarc), 64));
+			return SIEVE_EXEC_FAILURE;
+		}
+		actx->dmarc_mode_set = TRUE;
 	}
 
 	if (sieve_runtime_trace_active(renv, SIEVE_TRLVL_ACTIONS)) {
@@ -372,20 +433,6 @@ act_distribute_print(const struct sieve_action *action,
 					   "list members");
 	}
 	*keep = FALSE;
-}
-
-struct act_distribute_message {
-	struct istream *input;
-	const struct vsmlist_settings *set;
-};
-
-static struct istream *act_distribute_message_create(void *context)
-{
-	struct act_distribute_message *msg = context;
-
-	/* Every transaction re-reads the post from its start */
-	i_stream_seek(msg->input, 0);
-	return vsmlist_message_untouched(msg->input, msg->set);
 }
 
 static int
@@ -451,20 +498,28 @@ act_distribute_get_members(const struct sieve_action_exec_env *aenv,
 }
 
 static int
-act_distribute_policy(const struct sieve_action_exec_env *aenv,
-		      const struct vsmlist_settings *set, struct mail *mail,
-		      struct vsmlist_policy *policy_r)
+act_distribute_prepare(const struct sieve_action_exec_env *aenv,
+		       const struct act_distribute_context *actx,
+		       const struct vsmlist_settings *set, struct mail *mail,
+		       struct vsmlist_post **post_r)
 {
 	struct sieve_instance *svinst = aenv->exec_env->svinst;
-	const char *const *from;
+	struct istream *input;
+	const char *error;
 
-	if (mail_get_headers(mail, "From", &from) < 0) {
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		return sieve_result_mail_error(aenv, mail,
-			"failed to read the From header field");
+					       "failed to read the post");
 	}
-	vsmlist_policy_discover(sieve_result_pool(aenv->result), set, from,
-				sieve_environment_get_homedir(svinst),
-				aenv->event, policy_r);
+	if (vsmlist_post_prepare(sieve_result_pool(aenv->result), set,
+				 actx->dmarc_mode_set ? actx->dmarc_mode :
+				 set->dmarc_mode, input,
+				 sieve_environment_get_homedir(svinst),
+				 aenv->event, post_r, &error) < 0) {
+		sieve_result_critical(aenv, "failed to read the post",
+				      "failed to read the post: %s", error);
+		return SIEVE_EXEC_TEMP_FAILURE;
+	}
 	return SIEVE_EXEC_OK;
 }
 
@@ -482,8 +537,7 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 			     sieve_message_get_mail(aenv->msgctx));
 	struct vsmlist_members *members;
 	const struct smtp_address *const *rcpts;
-	struct vsmlist_policy policy_buf, *policy = NULL;
-	struct act_distribute_message msg;
+	struct vsmlist_post *vpost;
 	struct distribute_post post;
 	unsigned int rcpt_count;
 	const char *reason = NULL;
@@ -527,30 +581,36 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		return SIEVE_EXEC_OK;
 	}
 
-	/* The author's DMARC policy (the decision to wrap comes with the
-	   mitigation; for now it is discovered and logged) */
-	if (set->dmarc_mode != VSMLIST_DMARC_MODE_NONE) {
-		ret = act_distribute_policy(aenv, set, mail, &policy_buf);
-		if (ret != SIEVE_EXEC_OK)
-			return ret;
-		policy = &policy_buf;
+	ret = act_distribute_prepare(aenv, actx, set, mail, &vpost);
+	if (ret != SIEVE_EXEC_OK)
+		return ret;
+	if (vpost->decision.mitigation == VSMLIST_MITIGATION_TEMPFAIL) {
+		/* sieve_vsmlist_dns_failure=tempfail: the MTA retries */
+		sieve_result_global_error(aenv, "not distributed: %s; %s "
+			"(temporary failure)", vpost->decision.reason,
+			vsmlist_policy_describe(&vpost->policy));
+		vsmlist_post_free(&vpost);
+		return SIEVE_EXEC_TEMP_FAILURE;
 	}
-
-	if (mail_get_stream(mail, NULL, NULL, &msg.input) < 0) {
-		return sieve_result_mail_error(aenv, mail,
-					       "failed to read the post");
-	}
-	msg.set = set;
 
 	i_zero(&post);
 	post.set = set;
 	post.mail = mail;
-	post.policy = policy;
+	post.policy = (vpost->looked_up ? &vpost->policy : NULL);
 	post.rcpts = rcpts;
 	post.rcpt_count = rcpt_count;
-	post.message_func = act_distribute_message_create;
-	post.message_context = &msg;
+	post.mitigation = vsmlist_mitigation_name(vpost->decision.mitigation);
+	post.mitigation_reason = vpost->decision.reason;
+	post.has_8bit = vpost->has_8bit;
+	post.message_func = vsmlist_post_create_stream;
+	post.message_context = vpost;
+	if (vpost->left_out != NULL && *vpost->left_out != '\0') {
+		ext_vsmlist_log(aenv, aenv->event, "header(s) not added to "
+				"keep the author's DKIM signature valid: %s",
+				vpost->left_out);
+	}
 	ret = distribute_send(aenv, &post);
+	vsmlist_post_free(&vpost);
 	if (ret == SIEVE_EXEC_OK)
 		*keep = FALSE;
 	return ret;

@@ -21,6 +21,9 @@ struct distribute_post {
 	/* The decision: "none", "wrap" or "munge", and why */
 	const char *mitigation, *mitigation_reason;
 
+	/* What members receive has 8-bit octets (BODY=8BITMIME) */
+	bool has_8bit;
+
 	/* A fresh stream of what the members receive, per transaction */
 	vsmlist_fanout_message_func_t *message_func;
 	void *message_context;

@@ -6,6 +6,7 @@
 #include "sieve-extensions.h"
 
 #include "vsmlist-config.h"
+#include "vsmlist-compose.h"
 #include "ext-vsmlist-common.h"
 #include "sieve-vsmlist-plugin.h"
 
@@ -18,6 +19,7 @@ void sieve_vsmlist_plugin_load(struct sieve_instance *svinst, void **context)
 	/* Registered disabled: a list is enabled explicitly through
 	   sieve_global_extensions (admin scripts) or a per-user
 	   sieve_extensions, so no ordinary user can fan mail out. */
+	vsmlist_compose_init();
 	ext = sieve_extension_register(svinst, &vsmlist_extension, FALSE);
 	e_debug(svinst->event, "Sieve vsmlist plugin %s loaded",
 		VSMLIST_VERSION);

@@ -1,52 +1,65 @@
 /* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
 
 #include "lib.h"
+#include "array.h"
 #include "str.h"
 #include "istream.h"
-#include "test-vsmlist.h"
+#include "test-common.h"
 #include "vsmlist-message.h"
 
-static const char *const test_list_pairs[] = {
-	"sieve_vsmlist_address", "friends@lists.example", NULL
-};
+#define TRACE "X-Loop: friends@lists.example\r\n"
 
-static const char *test_untouched(const char *post, size_t max_buffer)
+static const char *test_read_all(struct istream *output)
 {
-	struct istream *input, *output;
 	const unsigned char *data;
 	size_t size;
 	string_t *result = t_str_new(256);
 	ssize_t ret;
 
-	input = test_istream_create(post);
-	if (max_buffer > 0)
-		test_istream_set_max_buffer_size(input, max_buffer);
-	output = vsmlist_message_untouched(
-		input, test_vsmlist_settings(test_list_pairs));
 	while ((ret = i_stream_read_more(output, &data, &size)) > 0) {
 		str_append_data(result, data, size);
 		i_stream_skip(output, size);
 	}
 	test_assert(ret == -1 && output->stream_errno == 0);
-	i_stream_unref(&output);
-	i_stream_unref(&input);
 	return str_c(result);
 }
 
+static struct istream *test_input(const char *post, size_t max_buffer)
+{
+	struct istream *input = test_istream_create(post);
+
+	if (max_buffer > 0)
+		test_istream_set_max_buffer_size(input, max_buffer);
+	return input;
+}
+
+static const char *test_untouched(const char *post, size_t max_buffer)
+{
+	struct istream *input = test_input(post, max_buffer), *output;
+	const char *result;
+
+	output = vsmlist_message_untouched(input, TRACE);
+	result = test_read_all(output);
+	i_stream_unref(&output);
+	i_stream_unref(&input);
+	return result;
+}
+
+static const char *signed_post =
+	"Return-Path: <author@author.example>\r\n"
+	"DKIM-Signature: v=1; a=rsa-sha256; d=author.example;\r\n"
+	"\th=from:to:subject; bh=x; b=y\r\n"
+	"From: Author <author@author.example>\r\n"
+	"To: friends@lists.example\r\n"
+	"Subject: hello\r\n"
+	"\r\n"
+	"Body line 1\r\n"
+	"Return-Path: in the body stays\r\n";
+
 static void test_message_untouched(void)
 {
-	static const char *post =
-		"Return-Path: <author@author.example>\r\n"
-		"DKIM-Signature: v=1; a=rsa-sha256; d=author.example;\r\n"
-		"\th=from:to:subject; bh=x; b=y\r\n"
-		"From: Author <author@author.example>\r\n"
-		"To: friends@lists.example\r\n"
-		"Subject: hello\r\n"
-		"\r\n"
-		"Body line 1\r\n"
-		"Return-Path: in the body stays\r\n";
 	static const char *expected =
-		"X-Loop: friends@lists.example\r\n"
+		TRACE
 		"DKIM-Signature: v=1; a=rsa-sha256; d=author.example;\r\n"
 		"\th=from:to:subject; bh=x; b=y\r\n"
 		"From: Author <author@author.example>\r\n"
@@ -57,29 +70,121 @@ static void test_message_untouched(void)
 		"Return-Path: in the body stays\r\n";
 
 	test_begin("message: untouched copy");
-	test_assert_strcmp(test_untouched(post, 0), expected);
+	test_assert_strcmp(test_untouched(signed_post, 0), expected);
 	/* The same through a parent that hands out small pieces */
-	test_assert_strcmp(test_untouched(post, 16), expected);
+	test_assert_strcmp(test_untouched(signed_post, 16), expected);
 	test_end();
-}
 
-static void test_message_untouched_lf(void)
-{
 	test_begin("message: LF-only post becomes CRLF, no final newline kept");
 	test_assert_strcmp(test_untouched(
 		"From: a@b.example\nSubject: x\n\nline\nlast", 0),
-		"X-Loop: friends@lists.example\r\n"
-		"From: a@b.example\r\nSubject: x\r\n\r\nline\r\nlast");
+		TRACE "From: a@b.example\r\nSubject: x\r\n\r\nline\r\nlast");
 	test_end();
-}
 
-static void test_message_untouched_8bit(void)
-{
 	test_begin("message: 8-bit bytes pass unchanged");
 	test_assert_strcmp(test_untouched(
 		"Subject: gr\xc3\xbc\xc3\x9f""e\r\n\r\n\xff\xfe\x80 bytes\r\n", 0),
-		"X-Loop: friends@lists.example\r\n"
-		"Subject: gr\xc3\xbc\xc3\x9f""e\r\n\r\n\xff\xfe\x80 bytes\r\n");
+		TRACE "Subject: gr\xc3\xbc\xc3\x9f""e\r\n\r\n\xff\xfe\x80 bytes\r\n");
+	test_end();
+}
+
+static void test_message_munge(void)
+{
+	static const char *const remove[] = { "From", "Cc", NULL };
+	struct istream *input, *output;
+
+	test_begin("message: munged copy drops the replaced fields");
+	input = test_input("From: a@b.example\r\nCc: c@d.example\r\n"
+			   "Subject: s\r\n\r\nbody\r\n", 0);
+	output = vsmlist_message_munge(input, "From: new@l.example\r\n",
+				       remove);
+	test_assert_strcmp(test_read_all(output),
+		"From: new@l.example\r\nSubject: s\r\n\r\nbody\r\n");
+	i_stream_unref(&output);
+	i_stream_unref(&input);
+	test_end();
+}
+
+static void test_message_wrap(void)
+{
+	struct istream *input, *output;
+
+	test_begin("message: wrapped keeps the original byte for byte");
+	input = test_input("Return-Path: <a@b.example>\r\n"
+			   "From: a@b.example\r\n\r\nno final newline", 0);
+	output = vsmlist_message_wrap(input, "HEAD\r\n", "BOUND");
+	test_assert_strcmp(test_read_all(output),
+		"HEAD\r\nFrom: a@b.example\r\n\r\nno final newline"
+		"\r\n--BOUND--\r\n");
+	i_stream_unref(&output);
+	i_stream_unref(&input);
+	test_end();
+}
+
+static void test_message_header(void)
+{
+	ARRAY_TYPE(vsmlist_header_field) fields;
+	const struct vsmlist_header_field *field;
+	const char *const *values, *error;
+	struct istream *input;
+
+	test_begin("message: header fields raw and unfolded");
+	t_array_init(&fields, 8);
+	input = test_input(signed_post, 0);
+	test_assert(vsmlist_message_read_header(input, pool_datastack_create(),
+						&fields, &error) == 0);
+	test_assert(array_count(&fields) == 5);
+	field = vsmlist_message_header_first(&fields, "dkim-signature");
+	test_assert_strcmp(field->raw,
+		"DKIM-Signature: v=1; a=rsa-sha256; d=author.example;\r\n"
+		"\th=from:to:subject; bh=x; b=y");
+	test_assert_strcmp(field->value,
+		"v=1; a=rsa-sha256; d=author.example; \th=from:to:subject; "
+		"bh=x; b=y");
+	values = vsmlist_message_header_values(&fields, "SUBJECT");
+	test_assert(values != NULL && strcmp(values[0], "hello") == 0 &&
+		    values[1] == NULL);
+	test_assert(vsmlist_message_header_values(&fields, "Cc") == NULL);
+	i_stream_unref(&input);
+	test_end();
+}
+
+static void test_message_scan(void)
+{
+	struct vsmlist_message_scan scan;
+	struct istream *input;
+	string_t *big = t_str_new(40000);
+	const char *error;
+	unsigned int i;
+
+	test_begin("message: scan finds the boundary across blocks");
+	for (i = 0; i < 8190; i++)
+		str_append_c(big, i % 64 == 63 ? '\n' : 'a');
+	str_append(big, "=_vsmlist_boundary_here\nmore");
+	input = test_input(str_c(big), 0);
+	test_assert(vsmlist_message_scan(input, "=_vsmlist_boundary",
+					 &scan, &error) == 0);
+	test_assert(scan.contains_boundary);
+	test_assert(!scan.has_8bit && !scan.has_nul && !scan.has_long_lines);
+	test_assert(scan.size == str_len(big));
+	test_assert(vsmlist_message_scan(input, "=_vsmlist_other",
+					 &scan, &error) == 0);
+	test_assert(!scan.contains_boundary);
+	i_stream_unref(&input);
+	test_end();
+
+	test_begin("message: scan reports 8-bit, NUL and long lines");
+	input = test_istream_create_data("a\x80" "b\0c\r\n", 7);
+	test_assert(vsmlist_message_scan(input, "x-y", &scan, &error) == 0);
+	test_assert(scan.has_8bit && scan.has_nul && !scan.has_long_lines);
+	i_stream_unref(&input);
+	str_truncate(big, 0);
+	for (i = 0; i < 999; i++)
+		str_append_c(big, 'x');
+	input = test_input(str_c(big), 0);
+	test_assert(vsmlist_message_scan(input, "x-y", &scan, &error) == 0);
+	test_assert(scan.has_long_lines && !scan.has_8bit);
+	i_stream_unref(&input);
 	test_end();
 }
 
@@ -87,8 +192,10 @@ int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_message_untouched,
-		test_message_untouched_lf,
-		test_message_untouched_8bit,
+		test_message_munge,
+		test_message_wrap,
+		test_message_header,
+		test_message_scan,
 		NULL
 	};
 	return test_run(test_functions);

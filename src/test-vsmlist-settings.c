@@ -115,11 +115,31 @@ static void test_settings_errors(void)
 		"sieve_vsmlist_dns_timeout", "soon", NULL };
 	static const char *const zero_timeout[] = {
 		"sieve_vsmlist_dns_timeout", "0", NULL };
+	static const char *const bad_notice[] = {
+		"sieve_vsmlist_notice", "from %{sender}", NULL };
+	static const char *const bad_notice_file[] = {
+		"sieve_vsmlist_notice", "file:/nonexistent/notice", NULL };
+	static const char *const bad_force[] = {
+		"sieve_vsmlist_dmarc_force", "gmail.com a..b", NULL };
+	static const char *const bad_list_header[] = {
+		"sieve_vsmlist_list_headers", "List-Id Subject", NULL };
 	static const char *const none[] = { NULL };
 	const struct vsmlist_settings *set;
 	const char *error;
 
 	test_begin("settings errors name the setting");
+	test_assert(test_load("a@b.example", NULL, bad_notice, &set, &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_notice") != NULL &&
+		    strstr(error, "sender") != NULL);
+	test_assert(test_load("a@b.example", NULL, bad_notice_file,
+			      &set, &error) < 0);
+	test_assert(strstr(error, "/nonexistent/notice") != NULL);
+	test_assert(test_load("a@b.example", NULL, bad_force, &set, &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_dmarc_force: invalid domain "
+			   "'a..b'") != NULL);
+	test_assert(test_load("a@b.example", NULL, bad_list_header,
+			      &set, &error) < 0);
+	test_assert(strstr(error, "'Subject'") != NULL);
 	test_assert(test_load("a@b.example", NULL, bad_mode, &set, &error) < 0);
 	test_assert(strstr(error, "sieve_vsmlist_dmarc: unknown value "
 			   "'sometimes' (use auto, wrap, munge, none)") != NULL);
@@ -148,6 +168,40 @@ static void test_settings_errors(void)
 	test_end();
 }
 
+static void test_settings_mitigation(void)
+{
+	static const char *const pairs[] = {
+		"sieve_vsmlist_dmarc_force", "Gmail.COM, *.forced.example "
+			"b\xc3\xbc""cher.example.",
+		"sieve_vsmlist_dmarc_exempt", ".own.example",
+		"sieve_vsmlist_list_headers", "list-id, List-Unsubscribe",
+		"sieve_vsmlist_list_unsubscribe", "https://l.example/u",
+		"sieve_vsmlist_list_help", "help@l.example",
+		"sieve_vsmlist_list_owner", "<mailto:o@l.example>",
+		NULL
+	};
+	const struct vsmlist_settings *set;
+	const char *error;
+
+	test_begin("settings: force/exempt lists, list headers");
+	test_assert(test_load("a@b.example", NULL, pairs, &set, &error) == 0);
+	test_assert_strcmp(t_strarray_join(set->dmarc_force, " "),
+		"gmail.com forced.example xn--bcher-kva.example");
+	test_assert_strcmp(t_strarray_join(set->dmarc_exempt, " "),
+			   "own.example");
+	test_assert_strcmp(t_strarray_join(set->list_headers, " "),
+			   "list-id List-Unsubscribe");
+	test_assert_strcmp(set->list_unsubscribe, "<https://l.example/u>");
+	test_assert_strcmp(set->list_help, "<mailto:help@l.example>");
+	test_assert_strcmp(set->list_owner, "<mailto:o@l.example>");
+	test_assert(set->list_archive == NULL);
+	test_assert_strcmp(vsmlist_domain_list_match(set->dmarc_force,
+		"mail.gmail.com"), "gmail.com");
+	test_assert(vsmlist_domain_list_match(set->dmarc_force,
+		"notgmail.com") == NULL);
+	test_end();
+}
+
 static void test_settings_list_id(void)
 {
 	static const char *const quoted[] = {
@@ -167,6 +221,7 @@ int main(void)
 		test_settings_defaults,
 		test_settings_explicit,
 		test_settings_errors,
+		test_settings_mitigation,
 		test_settings_list_id,
 		NULL
 	};

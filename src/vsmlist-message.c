@@ -1,49 +1,237 @@
 /* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
 
+#define _GNU_SOURCE /* memmem() */
 #include "lib.h"
+#include "array.h"
 #include "str.h"
+#include "sort.h"
 #include "istream.h"
 #include "istream-concat.h"
 #include "istream-crlf.h"
 #include "istream-header-filter.h"
-#include "smtp-address.h"
+#include "message-header-parser.h"
 
-#include "vsmlist-settings.h"
-#include "vsmlist-guard.h"
 #include "vsmlist-message.h"
 
-static const char *const vsmlist_untouched_hide_headers[] = {
-	"Return-Path",
-};
+/* RFC 5322 2.1.1 */
+#define VSMLIST_MAX_LINE_LENGTH 998
+#define SCAN_BLOCK 8192
 
-struct istream *
-vsmlist_message_untouched(struct istream *input,
-			  const struct vsmlist_settings *set)
+int vsmlist_message_read_header(struct istream *input, pool_t pool,
+				ARRAY_TYPE(vsmlist_header_field) *fields,
+				const char **error_r)
 {
-	struct istream *inputs[3], *filtered, *output;
-	string_t *trace;
+	struct message_header_parser_ctx *parser;
+	struct message_header_line *hdr;
+	struct vsmlist_header_field *field;
+	string_t *raw, *value;
+	int ret;
 
-	filtered = i_stream_create_header_filter(
+	raw = t_str_new(256);
+	value = t_str_new(256);
+	parser = message_parse_header_init(input, NULL,
+					   MESSAGE_HEADER_PARSER_FLAG_DROP_CR);
+	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
+		if (hdr->eoh)
+			continue;
+		if (!hdr->continued) {
+			str_truncate(raw, 0);
+			str_truncate(value, 0);
+			str_append_data(raw, hdr->name, hdr->name_len);
+			str_append_data(raw, hdr->middle, hdr->middle_len);
+		} else {
+			str_append(raw, "\r\n");
+			str_append_c(value, ' ');
+		}
+		str_append_data(raw, hdr->value, hdr->value_len);
+		str_append_data(value, hdr->value, hdr->value_len);
+		if (hdr->continues)
+			continue;
+		field = array_append_space(fields);
+		field->name = p_strdup(pool, hdr->name);
+		field->raw = p_strdup(pool, str_c(raw));
+		field->value = p_strdup(pool, str_c(value));
+	}
+	message_parse_header_deinit(&parser);
+	if (input->stream_errno != 0) {
+		*error_r = t_strdup_printf("read(%s) failed: %s",
+					   i_stream_get_name(input),
+					   i_stream_get_error(input));
+		return -1;
+	}
+	return 0;
+}
+
+const char *const *
+vsmlist_message_header_values(const ARRAY_TYPE(vsmlist_header_field) *fields,
+			      const char *name)
+{
+	const struct vsmlist_header_field *field;
+	ARRAY_TYPE(const_string) values;
+
+	t_array_init(&values, 2);
+	array_foreach(fields, field) {
+		if (strcasecmp(field->name, name) == 0)
+			array_push_back(&values, &field->value);
+	}
+	if (array_count(&values) == 0)
+		return NULL;
+	array_append_zero(&values);
+	return array_front(&values);
+}
+
+const struct vsmlist_header_field *
+vsmlist_message_header_first(const ARRAY_TYPE(vsmlist_header_field) *fields,
+			     const char *name)
+{
+	const struct vsmlist_header_field *field;
+
+	array_foreach(fields, field) {
+		if (strcasecmp(field->name, name) == 0)
+			return field;
+	}
+	return NULL;
+}
+
+/* The original without the named headers, CRLF-terminated */
+static struct istream *
+message_filter(struct istream *input, const char *const *remove)
+{
+	ARRAY_TYPE(const_string) names;
+	const char *return_path = "Return-Path";
+
+	t_array_init(&names, 4);
+	array_push_back(&names, &return_path);
+	for (; remove != NULL && *remove != NULL; remove++)
+		array_push_back(&names, remove);
+	/* The filter looks names up by binary search */
+	array_sort(&names, i_strcasecmp_p);
+	return i_stream_create_header_filter(
 		input, HEADER_FILTER_EXCLUDE | HEADER_FILTER_CRLF_PRESERVE,
-		vsmlist_untouched_hide_headers,
-		N_ELEMENTS(vsmlist_untouched_hide_headers),
+		array_front(&names), array_count(&names),
 		*null_header_filter_callback, (void *)NULL);
+}
 
-	trace = t_str_new(128);
-	str_printfa(trace, VSMLIST_LOOP_HEADER": %s\r\n",
-		    smtp_address_encode(set->address));
-	inputs[0] = i_stream_create_copy_from_data(str_data(trace),
-						   str_len(trace));
-	inputs[1] = filtered;
-	inputs[2] = NULL;
-	output = i_stream_create_concat(inputs);
-	i_stream_unref(&inputs[0]);
-	i_stream_unref(&filtered);
+static struct istream *
+message_concat(struct istream *head, struct istream *body,
+	       struct istream *tail, const char *name)
+{
+	struct istream *inputs[4], *concat, *output;
+	unsigned int i = 0;
 
-	filtered = output;
-	output = i_stream_create_crlf(filtered);
-	i_stream_unref(&filtered);
-	i_stream_set_name(output, t_strdup_printf(
-		"vsmlist untouched(%s)", i_stream_get_name(input)));
+	inputs[i++] = head;
+	inputs[i++] = body;
+	if (tail != NULL)
+		inputs[i++] = tail;
+	inputs[i] = NULL;
+	concat = i_stream_create_concat(inputs);
+	for (i = 0; inputs[i] != NULL; i++)
+		i_stream_unref(&inputs[i]);
+	output = i_stream_create_crlf(concat);
+	i_stream_unref(&concat);
+	i_stream_set_name(output, name);
 	return output;
+}
+
+static struct istream *string_stream(const char *str)
+{
+	return i_stream_create_copy_from_data(str, strlen(str));
+}
+
+struct istream *vsmlist_message_untouched(struct istream *input,
+					  const char *prepend)
+{
+	return message_concat(string_stream(prepend),
+			      message_filter(input, NULL), NULL,
+			      t_strdup_printf("vsmlist untouched(%s)",
+					      i_stream_get_name(input)));
+}
+
+struct istream *vsmlist_message_munge(struct istream *input,
+				      const char *prepend,
+				      const char *const *remove)
+{
+	return message_concat(string_stream(prepend),
+			      message_filter(input, remove), NULL,
+			      t_strdup_printf("vsmlist munged(%s)",
+					      i_stream_get_name(input)));
+}
+
+struct istream *vsmlist_message_wrap(struct istream *input, const char *head,
+				     const char *boundary)
+{
+	/* The CRLF before the delimiter belongs to it (RFC 2046 5.1.1): the
+	   original keeps its last line ending, or its lack of one */
+	return message_concat(string_stream(head),
+			      message_filter(input, NULL),
+			      string_stream(t_strdup_printf("\r\n--%s--\r\n",
+							    boundary)),
+			      t_strdup_printf("vsmlist wrapped(%s)",
+					      i_stream_get_name(input)));
+}
+
+/* Whether the boundary occurs in the data, given the last blen-1 octets
+   of the previous block in window (carry of them): a boundary that spans
+   two blocks is found too. */
+static bool
+scan_boundary(unsigned char *window, size_t *carry, const char *boundary,
+	      size_t blen, const unsigned char *data, size_t size)
+{
+	size_t take;
+
+	while (size > 0) {
+		take = I_MIN(size, SCAN_BLOCK);
+		memcpy(window + *carry, data, take);
+		if (memmem(window, *carry + take, boundary, blen) != NULL)
+			return TRUE;
+		if (*carry + take >= blen - 1) {
+			memmove(window, window + *carry + take - (blen - 1),
+				blen - 1);
+			*carry = blen - 1;
+		} else {
+			*carry += take;
+		}
+		data += take;
+		size -= take;
+	}
+	return FALSE;
+}
+
+int vsmlist_message_scan(struct istream *input, const char *boundary,
+			 struct vsmlist_message_scan *scan_r,
+			 const char **error_r)
+{
+	size_t blen = strlen(boundary), size, i, carry = 0, line_len = 0;
+	const unsigned char *data;
+	unsigned char *window;
+
+	i_zero(scan_r);
+	i_assert(blen > 0);
+	window = t_malloc_no0(blen + SCAN_BLOCK);
+	i_stream_seek(input, 0);
+	while (i_stream_read_more(input, &data, &size) > 0) {
+		for (i = 0; i < size; i++) {
+			if (data[i] >= 0x80)
+				scan_r->has_8bit = TRUE;
+			else if (data[i] == '\0')
+				scan_r->has_nul = TRUE;
+			if (data[i] == '\n')
+				line_len = 0;
+			else if (data[i] != '\r' &&
+				 ++line_len > VSMLIST_MAX_LINE_LENGTH)
+				scan_r->has_long_lines = TRUE;
+		}
+		if (!scan_r->contains_boundary &&
+		    scan_boundary(window, &carry, boundary, blen, data, size))
+			scan_r->contains_boundary = TRUE;
+		scan_r->size += size;
+		i_stream_skip(input, size);
+	}
+	if (input->stream_errno != 0) {
+		*error_r = t_strdup_printf("read(%s) failed: %s",
+					   i_stream_get_name(input),
+					   i_stream_get_error(input));
+		return -1;
+	}
+	return 0;
 }

@@ -1,17 +1,69 @@
 #ifndef VSMLIST_MESSAGE_H
 #define VSMLIST_MESSAGE_H
 
-struct istream;
-struct vsmlist_settings;
+#include "array-decl.h"
 
-/* The copy a member receives when the post is not mitigated: the original
-   bytes with Return-Path removed (it belongs to the final delivery) and the
-   list's trace header prepended, lines ending in CRLF. Prepending leaves
-   every DKIM signature intact: a signer cannot have signed a header that
-   did not yet exist above the others, and verifiers pick header instances
-   from the bottom. The returned stream holds its own reference to input. */
-struct istream *
-vsmlist_message_untouched(struct istream *input,
-			  const struct vsmlist_settings *set);
+struct istream;
+
+/* The streams a member receives, built without holding the post in
+   memory: untouched (the original bytes), munged (From rewritten) and
+   wrapped (a new message holding the original as message/rfc822). All
+   output lines end in CRLF. No Sieve dependency. */
+
+struct vsmlist_header_field {
+	const char *name;
+	/* As in the post: "Name: value" with its folding, CRLF between the
+	   lines, no final CRLF */
+	const char *raw;
+	/* The value unfolded */
+	const char *value;
+};
+ARRAY_DEFINE_TYPE(vsmlist_header_field, struct vsmlist_header_field);
+
+/* Read the header of the post (from the stream's current offset; the
+   stream is left after the header). Returns 0, or -1 on read error. */
+int vsmlist_message_read_header(struct istream *input, pool_t pool,
+				ARRAY_TYPE(vsmlist_header_field) *fields,
+				const char **error_r);
+/* The unfolded values of a header, NULL-terminated, or NULL if absent */
+const char *const *
+vsmlist_message_header_values(const ARRAY_TYPE(vsmlist_header_field) *fields,
+			      const char *name);
+const struct vsmlist_header_field *
+vsmlist_message_header_first(const ARRAY_TYPE(vsmlist_header_field) *fields,
+			     const char *name);
+
+/* The original with Return-Path removed (it belongs to the final
+   delivery) and prepend (complete CRLF lines) on top. Prepending leaves
+   every DKIM signature intact unless a signature names the header: the
+   caller checks that (vsmlist-dkim). */
+struct istream *vsmlist_message_untouched(struct istream *input,
+					  const char *prepend);
+
+/* Like untouched, but the header fields named in remove (and
+   Return-Path) are dropped first: munging replaces From. */
+struct istream *vsmlist_message_munge(struct istream *input,
+				      const char *prepend,
+				      const char *const *remove);
+
+/* head (the new message's header, its notice part and the header of the
+   message/rfc822 part), the original without Return-Path, then the
+   closing boundary. */
+struct istream *vsmlist_message_wrap(struct istream *input, const char *head,
+				     const char *boundary);
+
+struct vsmlist_message_scan {
+	/* The boundary string occurs somewhere in the post */
+	bool contains_boundary;
+	/* Octets >= 0x80, NUL, or lines over 998 octets */
+	bool has_8bit, has_nul, has_long_lines;
+	uoff_t size;
+};
+
+/* Read the whole post once (from offset 0; the stream is left at its end)
+   and report what the wrapped message must know about it. */
+int vsmlist_message_scan(struct istream *input, const char *boundary,
+			 struct vsmlist_message_scan *scan_r,
+			 const char **error_r);
 
 #endif

@@ -97,7 +97,7 @@ policy_discover_domains(pool_t pool, const struct vsmlist_dns_resolver *resolver
 
 void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
 			     const char *const *from_fields, const char *home,
-			     struct event *event,
+			     bool lookup, struct event *event,
 			     struct vsmlist_policy *policy_r)
 {
 	struct vsmlist_dns_settings dns_set;
@@ -110,7 +110,7 @@ void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
 	i_zero(policy_r);
 	policy_r->status = VSMLIST_DMARC_STATUS_NOPOLICY;
 	vsmlist_author_parse(pool, from_fields, &policy_r->author);
-	if (array_count(&policy_r->author.mailboxes) == 0)
+	if (array_count(&policy_r->author.mailboxes) == 0 || !lookup)
 		return;
 
 	if (vsmlist_psl_init(set->psl_file, &psl, &error) < 0) {

@@ -27,9 +27,11 @@ struct vsmlist_policy {
 	const char *error;
 };
 
+/* lookup=FALSE parses the author only (modes wrap and munge need no
+   DNS answer to decide). */
 void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
 			     const char *const *from_fields, const char *home,
-			     struct event *event,
+			     bool lookup, struct event *event,
 			     struct vsmlist_policy *policy_r);
 
 /* "rfc9989", "rfc7489" or "rfc9989,rfc7489": which discovery method(s)

@@ -2,10 +2,56 @@
 
 #include "lib.h"
 #include "str.h"
+#include "array.h"
 #include "smtp-address.h"
 #include "settings-parser.h"
+#include "home-expand.h"
+#include "var-expand.h"
+#include "istream.h"
+
+#include "vsmlist-author.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <stddef.h>
+
+/* A notice is a few lines; a larger file is a mistake */
+#define VSMLIST_NOTICE_MAX_SIZE (64 * 1024)
+
+static int
+vsmlist_read_small_file(const char *path, string_t *dest,
+			const char **error_r)
+{
+	struct istream *input;
+	const unsigned char *data;
+	size_t size;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		*error_r = t_strdup_printf("open(%s) failed: %m", path);
+		return -1;
+	}
+	input = i_stream_create_fd_autoclose(&fd, VSMLIST_NOTICE_MAX_SIZE);
+	while ((ret = i_stream_read_more(input, &data, &size)) > 0) {
+		if (str_len(dest) + size > VSMLIST_NOTICE_MAX_SIZE) {
+			*error_r = t_strdup_printf("%s: larger than %u bytes",
+				path, VSMLIST_NOTICE_MAX_SIZE);
+			i_stream_unref(&input);
+			return -1;
+		}
+		str_append_data(dest, data, size);
+		i_stream_skip(input, size);
+	}
+	if (input->stream_errno != 0) {
+		*error_r = t_strdup_printf("read(%s) failed: %s", path,
+					   i_stream_get_error(input));
+		i_stream_unref(&input);
+		return -1;
+	}
+	i_stream_unref(&input);
+	return 0;
+}
 
 #include "vsmlist-settings.h"
 
@@ -106,6 +152,40 @@ const char *vsmlist_dmarc_mode_name(enum vsmlist_dmarc_mode mode)
 	return vsmlist_dmarc_mode_names[mode];
 }
 
+bool vsmlist_dmarc_mode_parse(const char *name,
+			      enum vsmlist_dmarc_mode *mode_r)
+{
+	unsigned int i;
+
+	for (i = 0; vsmlist_dmarc_mode_names[i] != NULL; i++) {
+		if (strcasecmp(vsmlist_dmarc_mode_names[i], name) == 0) {
+			*mode_r = i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+const char *vsmlist_domain_list_match(const char *const *list,
+				      const char *domain)
+{
+	const char *best = NULL;
+	size_t len, domain_len = strlen(domain);
+
+	for (; list != NULL && *list != NULL; list++) {
+		len = strlen(*list);
+		if (len > domain_len)
+			continue;
+		if (strcmp(domain + domain_len - len, *list) != 0)
+			continue;
+		if (len < domain_len && domain[domain_len - len - 1] != '.')
+			continue;
+		if (best == NULL || len > strlen(best))
+			best = *list;
+	}
+	return best;
+}
+
 /* A keyword setting: index of the value in the NULL-terminated names[],
    case-insensitive; absent: the first */
 static int
@@ -176,6 +256,185 @@ vsmlist_settings_load_dmarc(pool_t pool,
 	return 0;
 }
 
+/* A list of domains: separated by spaces or commas, a leading "*." or "."
+   ignored, normalised like author domains */
+static int
+vsmlist_settings_load_domains(pool_t pool,
+			      const struct vsmlist_settings_env *env,
+			      const char *setting, const char *const **list_r,
+			      const char **error_r)
+{
+	const char *value = vsmlist_setting(env, setting);
+	const char *const *names, *name, *error;
+	ARRAY_TYPE(const_string) list;
+
+	*list_r = NULL;
+	if (value == NULL)
+		return 0;
+	p_array_init(&list, pool, 8);
+	for (names = t_strsplit_spaces(value, " \t,"); *names != NULL;
+	     names++) {
+		name = *names;
+		if (str_begins(name, "*."))
+			name += 2;
+		else if (*name == '.')
+			name++;
+		if (vsmlist_author_domain_normalize(name, &name, &error) < 0) {
+			*error_r = t_strdup_printf("%s: invalid domain '%s': %s",
+						   setting, *names, error);
+			return -1;
+		}
+		name = p_strdup(pool, name);
+		array_push_back(&list, &name);
+	}
+	array_append_zero(&list);
+	*list_r = array_front(&list);
+	return 0;
+}
+
+/* The variables the notice may use (vsmlist_compose_notice() fills them) */
+static int vsmlist_settings_check_notice(const char *notice,
+					 const char **error_r)
+{
+	static const struct var_expand_table table[] = {
+		{ '\0', "", "list" },
+		{ '\0', "", "list_name" },
+		{ '\0', "", "author" },
+		{ '\0', "", "reason" },
+		{ '\0', NULL, NULL }
+	};
+	string_t *dest = t_str_new(256);
+	const char *error;
+
+	if (var_expand(dest, notice, table, &error) <= 0) {
+		*error_r = t_strdup_printf("sieve_vsmlist_notice: %s (known: "
+			"%%{list}, %%{list_name}, %%{author}, %%{reason})",
+			error);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+vsmlist_settings_load_notice(pool_t pool,
+			     const struct vsmlist_settings_env *env,
+			     struct vsmlist_settings *set,
+			     const char **error_r)
+{
+	const char *value = vsmlist_setting(env, "sieve_vsmlist_notice");
+	const char *path, *error;
+	string_t *text;
+
+	if (value == NULL)
+		return 0;
+	if (!str_begins(value, "file:")) {
+		set->notice = p_strdup(pool, value);
+		return vsmlist_settings_check_notice(set->notice, error_r);
+	}
+	path = value + 5;
+	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
+		if (env->home == NULL) {
+			*error_r = "sieve_vsmlist_notice: '~' without a home "
+				"directory";
+			return -1;
+		}
+		path = home_expand_tilde(path, env->home);
+	}
+	text = t_str_new(512);
+	if (vsmlist_read_small_file(path, text, &error) < 0) {
+		*error_r = t_strdup_printf("sieve_vsmlist_notice: %s", error);
+		return -1;
+	}
+	set->notice = p_strdup(pool, str_c(text));
+	return vsmlist_settings_check_notice(set->notice, error_r);
+}
+
+static int
+vsmlist_settings_load_list_headers(pool_t pool,
+				   const struct vsmlist_settings_env *env,
+				   struct vsmlist_settings *set,
+				   const char **error_r)
+{
+	static const char *const default_headers[] = {
+		"List-Id", "List-Post", NULL
+	};
+	static const struct {
+		const char *setting;
+		size_t offset;
+	} uris[] = {
+		{ "sieve_vsmlist_list_help",
+		  offsetof(struct vsmlist_settings, list_help) },
+		{ "sieve_vsmlist_list_owner",
+		  offsetof(struct vsmlist_settings, list_owner) },
+		{ "sieve_vsmlist_list_subscribe",
+		  offsetof(struct vsmlist_settings, list_subscribe) },
+		{ "sieve_vsmlist_list_unsubscribe",
+		  offsetof(struct vsmlist_settings, list_unsubscribe) },
+		{ "sieve_vsmlist_list_archive",
+		  offsetof(struct vsmlist_settings, list_archive) },
+	};
+	const char *value, *const *names;
+	unsigned int i;
+
+	value = vsmlist_setting(env, "sieve_vsmlist_list_headers");
+	if (value == NULL)
+		set->list_headers = default_headers;
+	else {
+		names = t_strsplit_spaces(value, " \t,");
+		for (i = 0; names[i] != NULL; i++) {
+			if (strncasecmp(names[i], "List-", 5) != 0 &&
+			    strcasecmp(names[i], "Sender") != 0) {
+				*error_r = t_strdup_printf(
+					"sieve_vsmlist_list_headers: '%s' is "
+					"not a List-* header", names[i]);
+				return -1;
+			}
+		}
+		set->list_headers = (const char *const *)
+			p_strarray_dup(pool, names);
+	}
+
+	for (i = 0; i < N_ELEMENTS(uris); i++) {
+		const char **slot = PTR_OFFSET(set, uris[i].offset);
+
+		value = vsmlist_setting(env, uris[i].setting);
+		if (value == NULL)
+			continue;
+		/* RFC 2369 wants each URI in angle brackets; a bare
+		   address is taken as mailto: */
+		if (strchr(value, '<') != NULL)
+			*slot = p_strdup(pool, value);
+		else if (strchr(value, ':') == NULL && strchr(value, '@') != NULL)
+			*slot = p_strdup_printf(pool, "<mailto:%s>", value);
+		else
+			*slot = p_strdup_printf(pool, "<%s>", value);
+		if (strpbrk(*slot, "\r\n") != NULL) {
+			*error_r = t_strdup_printf("%s: line breaks not allowed",
+						   uris[i].setting);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+vsmlist_settings_load_mitigation(pool_t pool,
+				 const struct vsmlist_settings_env *env,
+				 struct vsmlist_settings *set,
+				 const char **error_r)
+{
+	if (vsmlist_settings_load_domains(pool, env,
+					  "sieve_vsmlist_dmarc_force",
+					  &set->dmarc_force, error_r) < 0 ||
+	    vsmlist_settings_load_domains(pool, env,
+					  "sieve_vsmlist_dmarc_exempt",
+					  &set->dmarc_exempt, error_r) < 0 ||
+	    vsmlist_settings_load_notice(pool, env, set, error_r) < 0 ||
+	    vsmlist_settings_load_list_headers(pool, env, set, error_r) < 0)
+		return -1;
+	return 0;
+}
+
 int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 			  const struct vsmlist_settings **set_r,
 			  const char **error_r)
@@ -231,7 +490,8 @@ int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 					     error_r) < 0)
 		return -1;
 
-	if (vsmlist_settings_load_dmarc(pool, env, set, error_r) < 0)
+	if (vsmlist_settings_load_dmarc(pool, env, set, error_r) < 0 ||
+	    vsmlist_settings_load_mitigation(pool, env, set, error_r) < 0)
 		return -1;
 
 	set->list_id = p_strdup(pool, vsmlist_list_id(set->address));

@@ -38,6 +38,8 @@ struct vsmlist_settings_env {
 	const struct smtp_address *user_email;
 	/* Dovecot's recipient_delimiter, or NULL for "+" */
 	const char *recipient_delimiter;
+	/* The user's home, for "file:~/..." settings, or NULL */
+	const char *home;
 
 	vsmlist_setting_lookup_func_t *lookup;
 	void *context;
@@ -67,9 +69,29 @@ struct vsmlist_settings {
 	const char *dns_cache;
 	/* Public suffix list file, or NULL for libpsl's choice */
 	const char *psl_file;
+
+	/* Author domains (lower-case A-labels) always / never mitigated; a
+	   domain matches itself and its subdomains */
+	const char *const *dmarc_force;
+	const char *const *dmarc_exempt;
+	/* Text of the wrapped post's notice, or NULL for the default;
+	   "file:<path>" was read at load */
+	const char *notice;
+	/* Header names added to untouched posts where DKIM allows */
+	const char *const *list_headers;
+	/* RFC 2369 URIs (already in <>), NULL where not configured */
+	const char *list_help, *list_owner, *list_subscribe;
+	const char *list_unsubscribe, *list_archive;
 };
 
 const char *vsmlist_dmarc_mode_name(enum vsmlist_dmarc_mode mode);
+/* Parse a mode keyword ("auto", "wrap", "munge", "none") */
+bool vsmlist_dmarc_mode_parse(const char *name,
+			      enum vsmlist_dmarc_mode *mode_r);
+/* The entry of a domain list that matches domain (itself or a parent),
+   the longest one, or NULL */
+const char *vsmlist_domain_list_match(const char *const *list,
+				      const char *domain);
 
 /* Read and validate the settings. Returns 0 on success, -1 with an error
    naming the offending setting. */

@@ -405,8 +405,6 @@ def test_retry_after_member_tempfail_sends_no_duplicates(st, friends):
 # untouched delivery: header additions checked against the author's h=
 # (PRODUCT.md step 5; not part of the foundation yet)
 
-@pytest.mark.xfail(strict=True, reason="issue 4 (DKIM-safe list headers): List-* and "
-                   "Sender are not added yet")
 def test_list_headers_added_where_not_signed(st, friends):
     msg, res = post(st)                      # dkimpy's h= names no List-* header
     assert res.code(LIST) == 250

@@ -1,0 +1,50 @@
+/* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
+
+#include "lib.h"
+#include "test-common.h"
+#include "vsmlist-dkim.h"
+
+static void test_dkim_coverage(void)
+{
+	static const char *const sigs[] = {
+		"v=1; a=rsa-sha256; d=Author.Example; s=s1;\r\n "
+		"h=From : To:Subject:from:List-Id; bh=x; b=y",
+		"v=1; d=relay.example; h=from:sender:sender; b=z",
+		NULL
+	};
+	static const char *const broken[] = { "v=1; d=x.example; b=z", NULL };
+	struct vsmlist_dkim_coverage *cov;
+	pool_t pool = pool_alloconly_create("test dkim", 1024);
+
+	test_begin("dkim: h= names, oversigning, case and folding");
+	cov = vsmlist_dkim_coverage_init(pool, sigs);
+	test_assert(vsmlist_dkim_signature_count(cov) == 2);
+	test_assert_strcmp(vsmlist_dkim_covers(cov, "list-id"),
+			   "author.example");
+	test_assert_strcmp(vsmlist_dkim_covers(cov, "SUBJECT"),
+			   "author.example");
+	test_assert_strcmp(vsmlist_dkim_covers(cov, "Sender"), "relay.example");
+	test_assert(vsmlist_dkim_covers(cov, "List-Post") == NULL);
+	test_assert(vsmlist_dkim_covers(cov, "X-Loop") == NULL);
+	test_end();
+
+	test_begin("dkim: no signatures cover nothing");
+	cov = vsmlist_dkim_coverage_init(pool, NULL);
+	test_assert(vsmlist_dkim_covers(cov, "List-Id") == NULL);
+	test_end();
+
+	test_begin("dkim: a signature without h= covers everything");
+	cov = vsmlist_dkim_coverage_init(pool, broken);
+	test_assert_strcmp(vsmlist_dkim_covers(cov, "List-Id"), "x.example");
+	test_end();
+	pool_unref(&pool);
+}
+
+int main(void)
+{
+	static void (*const test_functions[])(void) = {
+		test_dkim_coverage,
+		NULL
+	};
+	return test_run(test_functions);
+}

@@ -1,0 +1,197 @@
+/* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "istream.h"
+#include "test-vsmlist.h"
+#include "vsmlist-compose.h"
+#include "vsmlist-post.h"
+
+static const char *const test_pairs[] = {
+	"sieve_vsmlist_address", "friends@lists.example",
+	"sieve_vsmlist_name", "Friends",
+	"sieve_vsmlist_dns_cache", "no",
+	NULL
+};
+
+static const char *test_original =
+	"From: Ann <ann@a.example>\r\n"
+	"To: friends@lists.example\r\n"
+	"Cc: bob@b.example\r\n"
+	"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
+	"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
+	"Message-ID: <orig@a.example>\r\n"
+	"References: <r1@a.example>\r\n"
+	" <r2@a.example>\r\n"
+	"DKIM-Signature: v=1; d=a.example; h=from:to:subject:list-id; b=x\r\n"
+	"\r\n"
+	"caf\xc3\xa9\r\n"
+	"no final newline";
+
+static const char *test_stream(struct vsmlist_post *post)
+{
+	struct istream *output = vsmlist_post_create_stream(post);
+	const unsigned char *data;
+	size_t size;
+	string_t *str = t_str_new(1024);
+
+	while (i_stream_read_more(output, &data, &size) > 0) {
+		str_append_data(str, data, size);
+		i_stream_skip(output, size);
+	}
+	test_assert(output->stream_errno == 0);
+	i_stream_unref(&output);
+	return str_c(str);
+}
+
+static bool str_ends_with(const char *str, const char *suffix)
+{
+	size_t len = strlen(str), slen = strlen(suffix);
+
+	return len >= slen && strcmp(str + len - slen, suffix) == 0;
+}
+
+static struct vsmlist_post *
+test_prepare(enum vsmlist_dmarc_mode mode, const char *message, pool_t pool)
+{
+	struct istream *input = test_istream_create(message);
+	struct vsmlist_post *post = NULL;
+	struct event *event = event_create(NULL);
+	const char *error;
+
+	input->blocking = TRUE;
+	test_assert(vsmlist_post_prepare(pool, test_vsmlist_settings(test_pairs),
+					 mode, input, NULL, event, &post,
+					 &error) == 0);
+	i_stream_unref(&input);
+	event_unref(&event);
+	return post;
+}
+
+static void test_post_wrap(void)
+{
+	pool_t pool = pool_alloconly_create("test post", 4096);
+	struct vsmlist_post *post;
+	const char *out, *inner, *boundary_line;
+
+	test_begin("post: wrapped message");
+	post = test_prepare(VSMLIST_DMARC_MODE_WRAP, test_original, pool);
+	test_assert(post->decision.mitigation == VSMLIST_MITIGATION_WRAP);
+	test_assert(post->has_8bit);
+	out = test_stream(post);
+	test_assert(str_begins(out, "From: Ann via Friends "
+			       "<friends@lists.example>\r\n"));
+	test_assert(strstr(out, "\r\nReply-To: Ann <ann@a.example>\r\n") != NULL);
+	test_assert(strstr(out, "\r\nCc: bob@b.example\r\n") != NULL);
+	test_assert(strstr(out, "\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n") != NULL);
+	test_assert(strstr(out, "\r\nReferences: <r1@a.example>\r\n <r2@a.example>\r\n") != NULL);
+	test_assert(strstr(out, "\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n") != NULL);
+	/* A new Message-ID outside; the original's only inside */
+	test_assert(strstr(out, "Message-ID: <orig") >
+		    strstr(out, "message/rfc822"));
+	test_assert(strstr(out, ".vsmlist@lists.example>\r\n") != NULL);
+	test_assert(strstr(out, "\r\nList-Id: Friends <friends.lists.example>\r\n") != NULL);
+	test_assert(strstr(out, "\r\nMIME-Version: 1.0\r\n") != NULL);
+	test_assert(strstr(out, "Content-Type: message/rfc822\r\n"
+			   "Content-Transfer-Encoding: 8bit\r\n") != NULL);
+
+	/* The inner message is the original, byte for byte */
+	boundary_line = t_strdup_printf("\r\n--%s--\r\n", post->boundary);
+	test_assert(str_ends_with(out, boundary_line));
+	inner = strstr(out, "Content-Disposition: inline\r\n\r\nFrom: Ann");
+	test_assert(inner != NULL);
+	if (inner != NULL) {
+		inner = strchr(inner, '\n') + 3;
+		test_assert_strcmp(t_strndup(inner, strlen(inner) -
+					     strlen(boundary_line)),
+				   test_original);
+	}
+	vsmlist_post_free(&post);
+	pool_unref(&pool);
+	test_end();
+}
+
+static void test_post_untouched(void)
+{
+	pool_t pool = pool_alloconly_create("test post", 4096);
+	struct vsmlist_post *post;
+	const char *out;
+
+	test_begin("post: untouched, List-Id left out for DKIM");
+	post = test_prepare(VSMLIST_DMARC_MODE_NONE, test_original, pool);
+	test_assert(post->decision.mitigation == VSMLIST_MITIGATION_NONE);
+	test_assert_strcmp(post->left_out, "List-Id (signed by d=a.example)");
+	out = test_stream(post);
+	test_assert(str_begins(out, "X-Loop: friends@lists.example\r\n"
+		"Sender: <friends+bounces@lists.example>\r\n"
+		"List-Post: <mailto:friends@lists.example>\r\n"
+		"From: Ann <ann@a.example>\r\n"));
+	test_assert(str_ends_with(out, "\r\n\r\ncaf\xc3\xa9\r\nno final newline"));
+	vsmlist_post_free(&post);
+	pool_unref(&pool);
+	test_end();
+}
+
+static void test_post_munge(void)
+{
+	pool_t pool = pool_alloconly_create("test post", 4096);
+	struct vsmlist_post *post;
+	const char *out;
+
+	test_begin("post: munged From, author to Reply-To or Cc");
+	post = test_prepare(VSMLIST_DMARC_MODE_MUNGE, test_original, pool);
+	test_assert(post->decision.mitigation == VSMLIST_MITIGATION_MUNGE);
+	out = test_stream(post);
+	test_assert(str_begins(out, "From: Ann via Friends "
+			       "<friends@lists.example>\r\n"
+			       "Reply-To: Ann <ann@a.example>\r\n"));
+	test_assert(strstr(out, "\r\nFrom: Ann <ann@a.example>") == NULL);
+	test_assert(strstr(out, "\r\nCc: bob@b.example\r\n") != NULL);
+	vsmlist_post_free(&post);
+
+	post = test_prepare(VSMLIST_DMARC_MODE_MUNGE, t_strconcat(
+		"Reply-To: list-of-ann@a.example\r\n", test_original, NULL),
+		pool);
+	out = test_stream(post);
+	test_assert(strstr(out, "Cc: bob@b.example,\r\n Ann <ann@a.example>\r\n") != NULL);
+	test_assert(strstr(out, "\r\nReply-To: list-of-ann@a.example\r\n") != NULL);
+	test_assert(strstr(out, "\r\nCc: bob@b.example\r\n") == NULL);
+	vsmlist_post_free(&post);
+	pool_unref(&pool);
+	test_end();
+}
+
+static void test_post_unusable_author(void)
+{
+	pool_t pool = pool_alloconly_create("test post", 4096);
+	struct vsmlist_post *post;
+	const char *out;
+
+	test_begin("post: an unusable author is wrapped, even in munge mode");
+	post = test_prepare(VSMLIST_DMARC_MODE_MUNGE,
+			    "From: a@b@c.example\r\nSubject: x\r\n\r\nbody\r\n",
+			    pool);
+	test_assert(post->decision.mitigation == VSMLIST_MITIGATION_WRAP);
+	test_assert(strstr(post->decision.reason, "unusable author") != NULL);
+	out = test_stream(post);
+	test_assert(str_begins(out, "From: Friends <friends@lists.example>\r\n"));
+	test_assert(strstr(out, "Reply-To:") == NULL);
+	test_assert(strstr(out, "Content-Transfer-Encoding: 7bit\r\n") != NULL);
+	vsmlist_post_free(&post);
+	pool_unref(&pool);
+	test_end();
+}
+
+int main(void)
+{
+	static void (*const test_functions[])(void) = {
+		test_post_wrap,
+		test_post_untouched,
+		test_post_munge,
+		test_post_unusable_author,
+		NULL
+	};
+	vsmlist_compose_init();
+	return test_run(test_functions);
+}

@@ -1,0 +1,462 @@
+/* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "hex-binary.h"
+#include "randgen.h"
+#include "ioloop.h"
+#include "var-expand.h"
+#include "qp-encoder.h"
+#include "unichar.h"
+#include "smtp-address.h"
+#include "message-date.h"
+
+#include "vsmlist-settings.h"
+#include "vsmlist-author.h"
+#include "vsmlist-guard.h"
+#include "vsmlist-dkim.h"
+#include "vsmlist-compose.h"
+
+#include <gmime/gmime.h>
+
+#define VSMLIST_DEFAULT_NOTICE \
+	"The %{list_name} list sends this message from %{author} as an\n" \
+	"attachment (%{reason}): sent on as it came, it could be rejected\n" \
+	"or filed as spam by the recipients' mail servers, because the\n" \
+	"list is not the sender's domain. The original message, with its\n" \
+	"signature intact, is attached below. Replies go to the author;\n" \
+	"write to %{list} to reach the list.\n"
+
+/* Columns of a notice line (quoted-printable allows 76) */
+#define NOTICE_LINE_MAX 72
+
+void vsmlist_compose_init(void)
+{
+	static bool initialized = FALSE;
+
+	if (initialized)
+		return;
+	/* Never shut down: GObject types cannot be registered twice in a
+	   process, so GMime stays for the life of the process */
+	g_mime_init();
+	initialized = TRUE;
+}
+
+/* Text a reader may see in a header: no controls, single spaces */
+static const char *sanitize_phrase(const char *text, unsigned int max_chars)
+{
+	string_t *str = t_str_new(strlen(text) + 1);
+	unsigned int chars = 0;
+	const unsigned char *p = (const unsigned char *)text;
+	bool space = FALSE;
+	int len;
+
+	if (!uni_utf8_str_is_valid(text)) {
+		/* Invalid sequences become U+FFFD */
+		string_t *valid = t_str_new(strlen(text));
+
+		if (!uni_utf8_get_valid_data(p, strlen(text), valid))
+			p = (const unsigned char *)str_c(valid);
+	}
+	while (*p != '\0' && chars < max_chars) {
+		if (*p < 0x20 || *p == 0x7f || *p == ' ') {
+			space = str_len(str) > 0;
+			p++;
+			continue;
+		}
+		if (space) {
+			str_append_c(str, ' ');
+			chars++;
+			space = FALSE;
+		}
+		len = uni_utf8_char_bytes(*p);
+		str_append_data(str, p, len);
+		p += len;
+		chars++;
+	}
+	if (*p != '\0')
+		str_append(str, "\xe2\x80\xa6");	/* ellipsis */
+	return str_c(str);
+}
+
+const char *
+vsmlist_compose_author_name(const struct vsmlist_author_mailbox *mbox)
+{
+	const char *name = NULL;
+	char *decoded;
+
+	if (mbox->name != NULL) {
+		decoded = g_mime_utils_header_decode_phrase(NULL, mbox->name);
+		if (decoded != NULL) {
+			name = t_strdup(decoded);
+			g_free(decoded);
+		}
+	}
+	if (name != NULL)
+		name = sanitize_phrase(name, VSMLIST_COMPOSE_NAME_MAX);
+	if (name == NULL || *name == '\0') {
+		name = sanitize_phrase(t_strdup_printf("%s@%s",
+			mbox->localpart, mbox->domain_raw),
+			VSMLIST_COMPOSE_NAME_MAX);
+	}
+	return name;
+}
+
+/* GMime's folded encoding of one "Name: phrase <addr>" field */
+static const char *
+compose_address_field(const char *field, const char *phrase,
+		      const struct smtp_address *address)
+{
+	InternetAddressList *list;
+	InternetAddress *ia;
+	GMimeFormatOptions *options;
+	GString *gstr;
+	string_t *str;
+	const char *p;
+
+	options = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(options,
+						 GMIME_NEWLINE_FORMAT_DOS);
+	list = internet_address_list_new();
+	ia = internet_address_mailbox_new(phrase,
+					  smtp_address_encode(address));
+	internet_address_list_add(list, ia);
+	g_object_unref(ia);
+
+	gstr = g_string_new(field);
+	g_string_append(gstr, ": ");
+	internet_address_list_encode(list, options, gstr);
+	str = t_str_new(gstr->len + 2);
+	/* Whatever GMime's newline, the result ends in exactly one CRLF */
+	for (p = gstr->str; *p != '\0'; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n')
+			str_append_c(str, '\r');
+		str_append_c(str, *p);
+	}
+	if (str_len(str) < 2 || str_c(str)[str_len(str) - 1] != '\n')
+		str_append(str, "\r\n");
+	g_string_free(gstr, TRUE);
+	g_object_unref(list);
+	g_mime_format_options_free(options);
+	return str_c(str);
+}
+
+const char *vsmlist_compose_from(const struct vsmlist_settings *set,
+				 const struct vsmlist_author_mailbox *author)
+{
+	const char *phrase;
+
+	if (author == NULL)
+		phrase = sanitize_phrase(set->name, VSMLIST_COMPOSE_NAME_MAX);
+	else {
+		phrase = t_strdup_printf("%s via %s",
+			vsmlist_compose_author_name(author),
+			sanitize_phrase(set->name, VSMLIST_COMPOSE_NAME_MAX));
+	}
+	return compose_address_field("From", phrase, set->address);
+}
+
+static const char *compose_encoded_phrase(const char *phrase)
+{
+	char *encoded;
+	const char *result;
+
+	encoded = g_mime_utils_header_encode_phrase(NULL, phrase, "utf-8");
+	result = t_strdup(encoded);
+	g_free(encoded);
+	return result;
+}
+
+static void
+list_header_add(ARRAY_TYPE(vsmlist_list_header) *headers, const char *name,
+		const char *value)
+{
+	struct vsmlist_list_header *hdr = array_append_space(headers);
+
+	hdr->name = name;
+	hdr->line = t_strdup_printf("%s: %s\r\n", name, value);
+}
+
+static const char *
+list_header_value(const struct vsmlist_settings *set, const char *name)
+{
+	if (strcasecmp(name, "List-Id") == 0) {
+		return t_strdup_printf("%s <%s>",
+			compose_encoded_phrase(sanitize_phrase(
+				set->name, VSMLIST_COMPOSE_NAME_MAX)),
+			set->list_id);
+	}
+	if (strcasecmp(name, "List-Post") == 0) {
+		return t_strdup_printf("<mailto:%s>",
+				       smtp_address_encode(set->address));
+	}
+	if (strcasecmp(name, "List-Help") == 0)
+		return set->list_help;
+	if (strcasecmp(name, "List-Owner") == 0)
+		return set->list_owner;
+	if (strcasecmp(name, "List-Subscribe") == 0)
+		return set->list_subscribe;
+	if (strcasecmp(name, "List-Unsubscribe") == 0)
+		return set->list_unsubscribe;
+	if (strcasecmp(name, "List-Archive") == 0)
+		return set->list_archive;
+	return NULL;
+}
+
+void vsmlist_compose_list_headers(const struct vsmlist_settings *set,
+				  bool with_sender,
+				  ARRAY_TYPE(vsmlist_list_header) *headers)
+{
+	static const char *const canonical[] = {
+		"List-Id", "List-Post", "List-Help", "List-Owner",
+		"List-Subscribe", "List-Unsubscribe", "List-Archive",
+	};
+	const char *const *name, *value;
+	unsigned int i;
+
+	if (with_sender) {
+		list_header_add(headers, "Sender", t_strdup_printf(
+			"<%s>", smtp_address_encode(set->bounce_address)));
+	}
+	for (name = set->list_headers; *name != NULL; name++) {
+		value = list_header_value(set, *name);
+		if (value == NULL)
+			continue;
+		for (i = 0; i < N_ELEMENTS(canonical); i++) {
+			if (strcasecmp(canonical[i], *name) == 0)
+				list_header_add(headers, canonical[i], value);
+		}
+	}
+}
+
+const char *vsmlist_compose_message_id(const struct vsmlist_settings *set)
+{
+	unsigned char rand[12];
+
+	random_fill(rand, sizeof(rand));
+	return t_strdup_printf("<%s.%ld.vsmlist@%s>",
+			       binary_to_hex(rand, sizeof(rand)),
+			       (long)ioloop_time, set->address->domain);
+}
+
+const char *vsmlist_compose_boundary(void)
+{
+	unsigned char rand[16];
+
+	random_fill(rand, sizeof(rand));
+	/* "=_" cannot start a quoted-printable or base64 line's content */
+	return t_strdup_printf("=_vsmlist_%s", binary_to_hex(rand,
+							    sizeof(rand)));
+}
+
+const char *vsmlist_compose_notice(const struct vsmlist_settings *set,
+				   const char *author, const char *reason)
+{
+	const struct var_expand_table table[] = {
+		{ '\0', smtp_address_encode(set->address), "list" },
+		{ '\0', set->name, "list_name" },
+		{ '\0', author, "author" },
+		{ '\0', reason, "reason" },
+		{ '\0', NULL, NULL }
+	};
+	string_t *text = t_str_new(512), *crlf;
+	const char *error, *p;
+	size_t line_start = 0, last_space = 0;
+
+	if (var_expand(text, set->notice != NULL ? set->notice :
+		       VSMLIST_DEFAULT_NOTICE, table, &error) < 0) {
+		str_truncate(text, 0);
+		str_append(text, set->notice);
+	}
+	crlf = t_str_new(str_len(text) + 32);
+	for (p = str_c(text); *p != '\0'; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n') {
+			str_append_c(crlf, '\r');
+			line_start = str_len(crlf) + 1;
+			last_space = 0;
+		} else if (*p == ' ') {
+			last_space = str_len(crlf);
+		}
+		str_append_c(crlf, *p);
+		/* Expanded names make long lines: break them at a space so
+		   that quoted-printable needs no soft breaks */
+		if (str_len(crlf) - line_start > NOTICE_LINE_MAX &&
+		    last_space > line_start) {
+			str_insert(crlf, last_space + 1, "\r\n");
+			str_delete(crlf, last_space, 1);
+			line_start = last_space + 2;
+			last_space = 0;
+		}
+	}
+	if (str_len(crlf) == 0 || str_c(crlf)[str_len(crlf) - 1] != '\n')
+		str_append(crlf, "\r\n");
+	return str_c(crlf);
+}
+
+const char *vsmlist_compose_qp(const char *text)
+{
+	string_t *dest = t_str_new(strlen(text) * 3 / 2 + 16);
+	struct qp_encoder *qp;
+
+	qp = qp_encoder_init(dest, 76, 0);
+	qp_encoder_more(qp, text, strlen(text));
+	qp_encoder_finish(qp);
+	qp_encoder_deinit(&qp);
+	return str_c(dest);
+}
+
+static const char *trace_header(const struct vsmlist_settings *set)
+{
+	return t_strdup_printf(VSMLIST_LOOP_HEADER": %s\r\n",
+			       smtp_address_encode(set->address));
+}
+
+const char *
+vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
+			       const struct vsmlist_dkim_coverage *coverage,
+			       string_t *left_out)
+{
+	ARRAY_TYPE(vsmlist_list_header) headers;
+	const struct vsmlist_list_header *hdr;
+	struct vsmlist_list_header trace;
+	string_t *head = t_str_new(256);
+	const char *signer;
+
+	t_array_init(&headers, 8);
+	trace.name = VSMLIST_LOOP_HEADER;
+	trace.line = trace_header(set);
+	array_push_back(&headers, &trace);
+	vsmlist_compose_list_headers(set, TRUE, &headers);
+
+	array_foreach(&headers, hdr) {
+		signer = vsmlist_dkim_covers(coverage, hdr->name);
+		if (signer == NULL) {
+			str_append(head, hdr->line);
+			continue;
+		}
+		if (left_out != NULL) {
+			if (str_len(left_out) > 0)
+				str_append(left_out, ", ");
+			str_printfa(left_out, "%s (signed by d=%s)",
+				    hdr->name, signer);
+		}
+	}
+	return str_c(head);
+}
+
+/* A copied header line, CRLF-terminated, or "" when absent */
+static const char *
+copy_field(const ARRAY_TYPE(vsmlist_header_field) *fields, const char *name)
+{
+	const struct vsmlist_header_field *field =
+		vsmlist_message_header_first(fields, name);
+
+	return (field == NULL ? "" : t_strconcat(field->raw, "\r\n", NULL));
+}
+
+static void append_list_headers(const struct vsmlist_settings *set,
+				string_t *head)
+{
+	ARRAY_TYPE(vsmlist_list_header) headers;
+	const struct vsmlist_list_header *hdr;
+
+	t_array_init(&headers, 8);
+	vsmlist_compose_list_headers(set, FALSE, &headers);
+	array_foreach(&headers, hdr)
+		str_append(head, hdr->line);
+	str_append(head, trace_header(set));
+}
+
+const char *
+vsmlist_compose_munge_head(const struct vsmlist_settings *set,
+			   const struct vsmlist_author_mailbox *author,
+			   const ARRAY_TYPE(vsmlist_header_field) *fields,
+			   const char *const **remove_r)
+{
+	static const char *const remove_from[] = { "From", NULL };
+	static const char *const remove_from_cc[] = { "From", "Cc", NULL };
+	const struct vsmlist_header_field *from, *cc;
+	string_t *head = t_str_new(512);
+
+	from = vsmlist_message_header_first(fields, "From");
+	i_assert(from != NULL);
+	str_append(head, vsmlist_compose_from(set, author));
+	if (vsmlist_message_header_first(fields, "Reply-To") == NULL) {
+		str_printfa(head, "Reply-To: %s\r\n", from->value);
+		*remove_r = remove_from;
+	} else {
+		/* The author chose where replies go; keep it, and keep the
+		   author reachable as a copy recipient */
+		cc = vsmlist_message_header_first(fields, "Cc");
+		if (cc == NULL)
+			str_printfa(head, "Cc: %s\r\n", from->value);
+		else {
+			str_printfa(head, "Cc: %s,\r\n %s\r\n", cc->value,
+				    from->value);
+		}
+		*remove_r = remove_from_cc;
+	}
+	append_list_headers(set, head);
+	return str_c(head);
+}
+
+const char *vsmlist_compose_wrap_head(const struct vsmlist_settings *set,
+				      const struct vsmlist_wrap_params *params)
+{
+	static const char *const copied[] = {
+		"To", "Cc", "Subject", "Date", "In-Reply-To", "References",
+	};
+	const struct vsmlist_header_field *from, *reply_to;
+	const char *author_name;
+	string_t *head = t_str_new(2048);
+	unsigned int i;
+
+	str_append(head, vsmlist_compose_from(set, params->author));
+	/* Replies go where the author wanted them */
+	reply_to = vsmlist_message_header_first(params->fields, "Reply-To");
+	from = vsmlist_message_header_first(params->fields, "From");
+	if (reply_to != NULL)
+		str_printfa(head, "Reply-To: %s\r\n", reply_to->value);
+	else if (params->author != NULL && from != NULL)
+		str_printfa(head, "Reply-To: %s\r\n", from->value);
+	for (i = 0; i < N_ELEMENTS(copied); i++)
+		str_append(head, copy_field(params->fields, copied[i]));
+	if (vsmlist_message_header_first(params->fields, "Date") == NULL) {
+		str_printfa(head, "Date: %s\r\n",
+			    message_date_create(ioloop_time));
+	}
+	str_printfa(head, "Message-ID: %s\r\n",
+		    vsmlist_compose_message_id(set));
+	append_list_headers(set, head);
+	str_printfa(head,
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
+		"\r\n"
+		"This is a message in MIME format: a notice from the list "
+		"and the\r\noriginal message as an attachment.\r\n"
+		"\r\n--%s\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n"
+		"Content-Disposition: inline\r\n"
+		"\r\n", params->boundary, params->boundary);
+
+	author_name = (params->author != NULL ?
+		       vsmlist_compose_author_name(params->author) :
+		       "an unknown author");
+	str_append(head, vsmlist_compose_qp(vsmlist_compose_notice(
+		set, author_name, params->reason)));
+	if (str_len(head) < 2 || str_c(head)[str_len(head) - 1] != '\n')
+		str_append(head, "\r\n");
+	str_printfa(head,
+		"\r\n--%s\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"Content-Transfer-Encoding: %s\r\n"
+		"Content-Disposition: inline\r\n"
+		"\r\n", params->boundary, params->inner_cte);
+	return str_c(head);
+}

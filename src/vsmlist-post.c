@@ -1,0 +1,181 @@
+/* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "istream.h"
+
+#include "vsmlist-settings.h"
+#include "vsmlist-dkim.h"
+#include "vsmlist-compose.h"
+#include "vsmlist-post.h"
+
+/* A boundary that happens to be in the post is drawn again; with 128
+   random bits the second draw is already beyond belief */
+#define POST_BOUNDARY_TRIES 4
+
+static const struct vsmlist_author_mailbox *
+post_author(const struct vsmlist_post *post)
+{
+	if (post->policy.author.status != VSMLIST_AUTHOR_OK)
+		return NULL;
+	return array_front(&post->policy.author.mailboxes);
+}
+
+static int post_prepare_wrap(struct vsmlist_post *post, const char **error_r)
+{
+	struct vsmlist_message_scan scan;
+	struct vsmlist_wrap_params params;
+	const char *boundary;
+	unsigned int i;
+
+	for (i = 0;; i++) {
+		boundary = vsmlist_compose_boundary();
+		if (vsmlist_message_scan(post->input, boundary, &scan,
+					 error_r) < 0)
+			return -1;
+		if (!scan.contains_boundary)
+			break;
+		if (i == POST_BOUNDARY_TRIES) {
+			*error_r = "no MIME boundary found that the post "
+				"does not contain";
+			return -1;
+		}
+	}
+	i_zero(&params);
+	params.author = post_author(post);
+	params.fields = &post->fields;
+	params.reason = post->decision.reason;
+	params.boundary = boundary;
+	/* RFC 2046 5.2.1: message/rfc822 is 7bit, 8bit or binary, never
+	   encoded, so the original stays byte for byte */
+	params.inner_cte = (scan.has_nul ? "binary" :
+			    (scan.has_8bit || scan.has_long_lines ?
+			     "8bit" : "7bit"));
+	post->has_8bit = scan.has_8bit;
+	post->boundary = p_strdup(post->pool, boundary);
+	post->wrap_head = p_strdup(post->pool,
+				   vsmlist_compose_wrap_head(post->set,
+							     &params));
+	return 0;
+}
+
+static int
+post_prepare_untouched(struct vsmlist_post *post, const char **error_r)
+{
+	struct vsmlist_dkim_coverage *coverage;
+	struct vsmlist_message_scan scan;
+	string_t *left_out = t_str_new(128);
+
+	coverage = vsmlist_dkim_coverage_init(post->pool,
+		vsmlist_message_header_values(&post->fields,
+					      "DKIM-Signature"));
+	post->prepend = p_strdup(post->pool,
+		vsmlist_compose_untouched_head(post->set, coverage, left_out));
+	post->left_out = p_strdup(post->pool, str_c(left_out));
+
+	/* Only to know whether the relay must be told BODY=8BITMIME; the
+	   boundary searched for is the X-Loop line we add (harmless) */
+	if (vsmlist_message_scan(post->input, "\n", &scan, error_r) < 0)
+		return -1;
+	post->has_8bit = scan.has_8bit;
+	return 0;
+}
+
+static int post_prepare_munge(struct vsmlist_post *post, const char **error_r)
+{
+	struct vsmlist_message_scan scan;
+
+	post->prepend = p_strdup(post->pool, vsmlist_compose_munge_head(
+		post->set, post_author(post), &post->fields, &post->remove));
+	if (vsmlist_message_scan(post->input, "\n", &scan, error_r) < 0)
+		return -1;
+	post->has_8bit = scan.has_8bit;
+	return 0;
+}
+
+int vsmlist_post_prepare(pool_t pool, const struct vsmlist_settings *set,
+			 enum vsmlist_dmarc_mode mode, struct istream *input,
+			 const char *home, struct event *event,
+			 struct vsmlist_post **post_r, const char **error_r)
+{
+	struct vsmlist_post *post;
+	int ret = 0;
+
+	post = p_new(pool, struct vsmlist_post, 1);
+	post->pool = pool;
+	post->set = set;
+	post->input = input;
+	i_stream_ref(input);
+	p_array_init(&post->fields, pool, 32);
+
+	i_stream_seek(input, 0);
+	if (vsmlist_message_read_header(input, pool, &post->fields,
+					error_r) < 0) {
+		vsmlist_post_free(&post);
+		return -1;
+	}
+
+	post->looked_up = (mode == VSMLIST_DMARC_MODE_AUTO);
+	vsmlist_policy_discover(pool, set,
+		vsmlist_message_header_values(&post->fields, "From"), home,
+		post->looked_up, event, &post->policy);
+	vsmlist_decide(set, mode, mode == VSMLIST_DMARC_MODE_NONE ? NULL :
+		       &post->policy, &post->decision);
+	post->decision.reason = p_strdup(pool, post->decision.reason);
+
+	T_BEGIN {
+		switch (post->decision.mitigation) {
+		case VSMLIST_MITIGATION_WRAP:
+			ret = post_prepare_wrap(post, error_r);
+			break;
+		case VSMLIST_MITIGATION_MUNGE:
+			ret = post_prepare_munge(post, error_r);
+			break;
+		case VSMLIST_MITIGATION_NONE:
+			ret = post_prepare_untouched(post, error_r);
+			break;
+		case VSMLIST_MITIGATION_TEMPFAIL:
+			break;
+		}
+		if (ret < 0)
+			*error_r = p_strdup(pool, *error_r);
+	} T_END;
+	if (ret < 0) {
+		vsmlist_post_free(&post);
+		return -1;
+	}
+	*post_r = post;
+	return 0;
+}
+
+struct istream *vsmlist_post_create_stream(void *context)
+{
+	struct vsmlist_post *post = context;
+
+	/* Every transaction re-reads the post from its start */
+	i_stream_seek(post->input, 0);
+	switch (post->decision.mitigation) {
+	case VSMLIST_MITIGATION_WRAP:
+		return vsmlist_message_wrap(post->input, post->wrap_head,
+					    post->boundary);
+	case VSMLIST_MITIGATION_MUNGE:
+		return vsmlist_message_munge(post->input, post->prepend,
+					     post->remove);
+	case VSMLIST_MITIGATION_NONE:
+		return vsmlist_message_untouched(post->input, post->prepend);
+	case VSMLIST_MITIGATION_TEMPFAIL:
+		break;
+	}
+	i_unreached();
+}
+
+void vsmlist_post_free(struct vsmlist_post **_post)
+{
+	struct vsmlist_post *post = *_post;
+
+	if (post == NULL)
+		return;
+	*_post = NULL;
+	i_stream_unref(&post->input);
+}
