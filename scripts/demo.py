@@ -3,9 +3,11 @@
 
 Starts dnsmasq (DKIM keys), an SMTP relay stand-in (records what it gets) and
 a private Dovecot with the vsmlist Sieve plugin; creates the list
-friends@lists.example with 4 members; posts 3 messages through LMTP (one
-DKIM-signed by its author's domain) plus an auto-reply the loop guard must
-hold back; prints what each member would receive; stops everything.
+friends@lists.example with 4 members; posts 4 messages through LMTP (two
+DKIM-signed by their authors' domains, one of which publishes a DMARC
+policy of p=reject and is therefore wrapped) plus an auto-reply the loop
+guard must hold back; prints what each member would receive and why;
+stops everything.
 
 Run as root:  /usr/bin/python3 scripts/demo.py   (scripts/demo.sh builds first)
 Exit status 0 when every member got every post exactly once and the
@@ -28,8 +30,12 @@ LIST = "friends@lists.example"
 MEMBERS = ["alice@example.net", "bob@example.org", "carol@example.com", "dave@example.net"]
 SCRIPT = 'require "vnd.vsmlist";\ndistribute;\n'
 
+# strict.example publishes p=reject: its posts are wrapped so that they pass
+# DMARC as the list's own; author.example publishes no policy: untouched
+ZONE = {"_dmarc.strict.example": "v=DMARC1; p=reject"}
+
 POSTS = [
-    dict(title="a DKIM-signed post from outside the list",
+    dict(title="a DKIM-signed post from a domain without a DMARC policy",
          sender="author@author.example", sign="author.example",
          from_addr="Ann Author <author@author.example>",
          subject="Picnic on Saturday?",
@@ -44,13 +50,19 @@ POSTS = [
          from_addr="Carol <carol@example.com>",
          subject="=?utf-8?q?Caf=C3=A9_afterwards=3F?=",
          body="Caf\u00e9 \u00ab Le Lac \u00bb afterwards? \u2615\n"),
+    dict(title="a DKIM-signed post from a domain with DMARC p=reject",
+         sender="rita@strict.example", sign="strict.example",
+         from_addr="Rita Strict <rita@strict.example>",
+         subject="Weather forecast for Saturday",
+         body="Sunny, 24 degrees. See you at the lake!\nRita\n"),
 ]
 GUARD = dict(title="an out-of-office auto-reply (must NOT be distributed)",
              sender="dave@example.net", from_addr="Dave <dave@example.net>",
              subject="Auto: I am away", body="I am away until Monday.\n",
              extra=(("Auto-Submitted", "auto-replied"),))
 
-SHOW_HEADERS = ["From", "To", "Subject", "Message-ID", "Sender", "List-Id", "X-Loop"]
+SHOW_HEADERS = ["From", "Reply-To", "To", "Subject", "Message-ID", "Sender",
+                "List-Id", "X-Loop"]
 
 
 def section(title):
@@ -89,6 +101,32 @@ def dkim_result(st, data):
     return ", ".join(out)
 
 
+def inner_original(data):
+    """The message/rfc822 part of a wrapped copy, as bytes, or None."""
+    m = re.search(rb'boundary="([^"]+)"', data.split(b"\r\n\r\n", 1)[0])
+    if not m or b"Content-Type: message/rfc822" not in data:
+        return None
+    delim = b"\r\n--" + m.group(1)
+    part = data.split(b"Content-Type: message/rfc822", 1)[1]
+    part = part.split(b"\r\n\r\n", 1)[1]
+    return part.split(delim + b"--", 1)[0]
+
+
+def show_copy(st, data):
+    for h in SHOW_HEADERS:
+        for v in header_values(data, h):
+            print(f"    {h + ':':12s}{short(decoded(v))}")
+    inner = inner_original(data)
+    if inner is None:
+        print(f"    {'DKIM:':12s}{dkim_result(st, data)}   (the original, untouched)")
+        return
+    print(f"    {'wrapped:':12s}notice + the original as message/rfc822:")
+    for h in ("From", "Subject"):
+        for v in header_values(inner, h):
+            print(f"      {h + ':':10s}{short(decoded(v))}")
+    print(f"      {'DKIM:':10s}{dkim_result(st, inner)}   (the original, inside)")
+
+
 def main():
     if os.geteuid() != 0:
         print("demo.py must run as root (it starts a Dovecot master and dnsmasq)",
@@ -101,7 +139,8 @@ def main():
 
     ok = True
     section("starting the stack (loopback only)")
-    with vsmstack.Stack(dkim_domains=["author.example"]) as st:
+    with vsmstack.Stack(dkim_domains=["author.example", "strict.example"],
+                        txt_records=ZONE) as st:
         d = st.dovecot
         print(f"work dir       {st.workdir}")
         print(f"dnsmasq        127.0.0.1:{st.dns.port}   "
@@ -132,7 +171,7 @@ def main():
             print(f"        MAIL FROM:<{p['sender']}>  Subject: {decoded(p['subject'])}")
             print(f"        LMTP: {res.code(LIST)} {res.text(LIST)}")
             for line in d.wait_log(mark, r"distribute", timeout=2):
-                print("        log: " + short(logtext(line), 200))
+                print("        log: " + short(logtext(line), 400))
             ok &= res.code(LIST) == 250
 
         msg = make_message(from_addr=GUARD["from_addr"], to=LIST, subject=GUARD["subject"],
@@ -141,11 +180,11 @@ def main():
         mark = d.log_mark()
         res = d.deliver(msg, GUARD["sender"], [LIST])
         guard_mid = header_values(msg, "Message-ID")[0]
-        print(f"post 4: {GUARD['title']}")
+        print(f"post {len(POSTS) + 1}: {GUARD['title']}")
         print(f"        MAIL FROM:<{GUARD['sender']}>  Auto-Submitted: auto-replied")
         print(f"        LMTP: {res.code(LIST)} {res.text(LIST)}")
         for line in d.wait_log(mark, r"distribut", timeout=2):
-            print("        log: " + short(logtext(line), 200))
+            print("        log: " + short(logtext(line), 400))
         guard_sent = len(st.relay.snapshot()) - before
         ok &= res.code(LIST) == 250 and guard_sent == 0
 
@@ -163,11 +202,10 @@ def main():
             print(f"{m}: {len(got)} message(s)")
             for t in got:
                 print(f"  - envelope  MAIL FROM:<{t.mail_from}>  RCPT TO:<{m}>")
-                for h in SHOW_HEADERS:
-                    for v in header_values(t.data, h):
-                        print(f"    {h + ':':12s}{short(decoded(v))}")
-                print(f"    {'DKIM:':12s}{dkim_result(st, t.data)}")
-            mids = [header_values(t.data, "Message-ID")[0] for t in got]
+                show_copy(st, t.data)
+            # a wrapped copy has a Message-ID of its own: count originals
+            mids = [header_values(inner_original(t.data) or t.data,
+                                  "Message-ID")[0] for t in got]
             want = [mid for _, _, mid in sent]
             if sorted(mids) != sorted(want):
                 print(f"  !! expected exactly the {len(want)} posts once each")
