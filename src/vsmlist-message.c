@@ -201,13 +201,14 @@ int vsmlist_message_scan(struct istream *input, const char *boundary,
 			 struct vsmlist_message_scan *scan_r,
 			 const char **error_r)
 {
-	size_t blen = strlen(boundary), size, i, carry = 0, line_len = 0;
+	size_t blen = (boundary == NULL ? 0 : strlen(boundary));
+	size_t size, i, carry = 0, line_len = 0;
 	const unsigned char *data;
-	unsigned char *window;
+	unsigned char *window = NULL;
 
 	i_zero(scan_r);
-	i_assert(blen > 0);
-	window = t_malloc_no0(blen + SCAN_BLOCK);
+	if (blen > 0)
+		window = t_malloc_no0(blen + SCAN_BLOCK);
 	i_stream_seek(input, 0);
 	while (i_stream_read_more(input, &data, &size) > 0) {
 		for (i = 0; i < size; i++) {
@@ -221,7 +222,7 @@ int vsmlist_message_scan(struct istream *input, const char *boundary,
 				 ++line_len > VSMLIST_MAX_LINE_LENGTH)
 				scan_r->has_long_lines = TRUE;
 		}
-		if (!scan_r->contains_boundary &&
+		if (blen > 0 && !scan_r->contains_boundary &&
 		    scan_boundary(window, &carry, boundary, blen, data, size))
 			scan_r->contains_boundary = TRUE;
 		scan_r->size += size;

@@ -61,7 +61,8 @@ struct vsmlist_message_scan {
 };
 
 /* Read the whole post once (from offset 0; the stream is left at its end)
-   and report what the wrapped message must know about it. */
+   and report what the wrapped message must know about it. boundary may be
+   NULL when only the octets matter. */
 int vsmlist_message_scan(struct istream *input, const char *boundary,
 			 struct vsmlist_message_scan *scan_r,
 			 const char **error_r);

@@ -74,9 +74,8 @@ post_prepare_untouched(struct vsmlist_post *post, const char **error_r)
 		vsmlist_compose_untouched_head(post->set, coverage, left_out));
 	post->left_out = p_strdup(post->pool, str_c(left_out));
 
-	/* Only to know whether the relay must be told BODY=8BITMIME; the
-	   boundary searched for is the X-Loop line we add (harmless) */
-	if (vsmlist_message_scan(post->input, "\n", &scan, error_r) < 0)
+	/* Only to know whether the relay must be told BODY=8BITMIME */
+	if (vsmlist_message_scan(post->input, NULL, &scan, error_r) < 0)
 		return -1;
 	post->has_8bit = scan.has_8bit;
 	return 0;
@@ -88,7 +87,7 @@ static int post_prepare_munge(struct vsmlist_post *post, const char **error_r)
 
 	post->prepend = p_strdup(post->pool, vsmlist_compose_munge_head(
 		post->set, post_author(post), &post->fields, &post->remove));
-	if (vsmlist_message_scan(post->input, "\n", &scan, error_r) < 0)
+	if (vsmlist_message_scan(post->input, NULL, &scan, error_r) < 0)
 		return -1;
 	post->has_8bit = scan.has_8bit;
 	return 0;
