@@ -586,7 +586,17 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		return ret;
 	if (vpost->decision.mitigation == VSMLIST_MITIGATION_TEMPFAIL) {
 		/* sieve_vsmlist_dns_failure=tempfail: the MTA retries */
-		sieve_result_global_error(aenv, "not distributed: %s; %s "
+		struct event *event =
+			sieve_action_create_finish_event(aenv)->
+			set_name("vsmlist_distribute_finished")->
+			add_str("vsmlist_list",
+				smtp_address_encode(set->address))->
+			add_str("vsmlist_mitigation", "tempfail")->
+			add_str("vsmlist_reason", vpost->decision.reason)->
+			event();
+
+		vsmlist_policy_add_event_fields(&vpost->policy, event);
+		ext_vsmlist_log_error(aenv, event, "not distributed: %s; %s "
 			"(temporary failure)", vpost->decision.reason,
 			vsmlist_policy_describe(&vpost->policy));
 		vsmlist_post_free(&vpost);

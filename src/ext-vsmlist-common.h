@@ -30,6 +30,10 @@ extern const struct sieve_action_def act_distribute;
 void ext_vsmlist_log(const struct sieve_action_exec_env *aenv,
 		     struct event *event, const char *fmt, ...)
 		     ATTR_FORMAT(3, 4);
+/* The same at Error, for outcomes an administrator must act on */
+void ext_vsmlist_log_error(const struct sieve_action_exec_env *aenv,
+			   struct event *event, const char *fmt, ...)
+			   ATTR_FORMAT(3, 4);
 
 static inline const struct ext_vsmlist_context *
 ext_vsmlist_get_context(const struct sieve_extension *ext)

@@ -121,17 +121,36 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 	return TRUE;
 }
 
-void ext_vsmlist_log(const struct sieve_action_exec_env *aenv,
-		     struct event *event, const char *fmt, ...)
+static void ATTR_FORMAT(4, 0)
+ext_vsmlist_logv(const struct sieve_action_exec_env *aenv,
+		 struct event *event, enum log_type log_type,
+		 const char *fmt, va_list args)
 {
 	const struct sieve_execute_env *eenv = aenv->exec_env;
 	struct sieve_error_params params = {
-		.log_type = LOG_TYPE_INFO,
+		.log_type = log_type,
 		.event = event,
 	};
+
+	sieve_global_logv(eenv->svinst, aenv->ehandler, &params, fmt, args);
+}
+
+void ext_vsmlist_log(const struct sieve_action_exec_env *aenv,
+		     struct event *event, const char *fmt, ...)
+{
 	va_list args;
 
 	va_start(args, fmt);
-	sieve_global_logv(eenv->svinst, aenv->ehandler, &params, fmt, args);
+	ext_vsmlist_logv(aenv, event, LOG_TYPE_INFO, fmt, args);
+	va_end(args);
+}
+
+void ext_vsmlist_log_error(const struct sieve_action_exec_env *aenv,
+			   struct event *event, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	ext_vsmlist_logv(aenv, event, LOG_TYPE_ERROR, fmt, args);
 	va_end(args);
 }

@@ -38,7 +38,7 @@ static const char *test_untouched(const char *post, size_t max_buffer)
 	struct istream *input = test_input(post, max_buffer), *output;
 	const char *result;
 
-	output = vsmlist_message_untouched(input, TRACE);
+	output = vsmlist_message_prepend(input, TRACE, NULL);
 	result = test_read_all(output);
 	i_stream_unref(&output);
 	i_stream_unref(&input);
@@ -93,11 +93,11 @@ static void test_message_munge(void)
 	static const char *const remove[] = { "From", "Cc", NULL };
 	struct istream *input, *output;
 
-	test_begin("message: munged copy drops the replaced fields");
+	test_begin("message: prepended fields replace the removed ones");
 	input = test_input("From: a@b.example\r\nCc: c@d.example\r\n"
 			   "Subject: s\r\n\r\nbody\r\n", 0);
-	output = vsmlist_message_munge(input, "From: new@l.example\r\n",
-				       remove);
+	output = vsmlist_message_prepend(input, "From: new@l.example\r\n",
+					 remove);
 	test_assert_strcmp(test_read_all(output),
 		"From: new@l.example\r\nSubject: s\r\n\r\nbody\r\n");
 	i_stream_unref(&output);

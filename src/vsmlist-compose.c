@@ -7,7 +7,6 @@
 #include "randgen.h"
 #include "ioloop.h"
 #include "var-expand.h"
-#include "qp-encoder.h"
 #include "unichar.h"
 #include "smtp-address.h"
 #include "message-date.h"
@@ -20,12 +19,13 @@
 
 #include <gmime/gmime.h>
 
+/* One paragraph: vsmlist_compose_notice() breaks it at 72 columns */
 #define VSMLIST_DEFAULT_NOTICE \
-	"The %{list_name} list sends this message from %{author} as an\n" \
-	"attachment (%{reason}): sent on as it came, it could be rejected\n" \
-	"or filed as spam by the recipients' mail servers, because the\n" \
-	"list is not the sender's domain. The original message, with its\n" \
-	"signature intact, is attached below. Replies go to the author;\n" \
+	"The %{list_name} list sends this message from %{author} as an " \
+	"attachment (%{reason}): sent on as it came, it could be rejected " \
+	"or filed as spam by the recipients' mail servers, because the " \
+	"list is not the sender's domain. The original message, with its " \
+	"signature intact, is attached below. Replies go to the author; " \
 	"write to %{list} to reach the list.\n"
 
 /* Columns of a notice line (quoted-printable allows 76) */
@@ -95,12 +95,33 @@ vsmlist_compose_author_name(const struct vsmlist_author_mailbox *mbox)
 	}
 	if (name != NULL)
 		name = sanitize_phrase(name, VSMLIST_COMPOSE_NAME_MAX);
-	if (name == NULL || *name == '\0') {
+	/* A decoded name that still looks like an encoded word would be
+	   decoded again by some readers (and could smuggle a line break):
+	   the address stands in for it */
+	if (name == NULL || *name == '\0' || strstr(name, "=?") != NULL) {
 		name = sanitize_phrase(t_strdup_printf("%s@%s",
 			mbox->localpart, mbox->domain_raw),
 			VSMLIST_COMPOSE_NAME_MAX);
 	}
 	return name;
+}
+
+/* Lines ending in CRLF whatever they ended in, a final CRLF included */
+static const char *crlf_lines(const char *text)
+{
+	string_t *str = t_str_new(strlen(text) + 8);
+	const char *p;
+
+	for (p = text; *p != '\0'; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n')
+			str_append_c(str, '\r');
+		str_append_c(str, *p);
+	}
+	if (str_len(str) < 2 || str_c(str)[str_len(str) - 1] != '\n')
+		str_append(str, "\r\n");
+	return str_c(str);
 }
 
 /* GMime's folded encoding of one "Name: phrase <addr>" field */
@@ -112,8 +133,7 @@ compose_address_field(const char *field, const char *phrase,
 	InternetAddress *ia;
 	GMimeFormatOptions *options;
 	GString *gstr;
-	string_t *str;
-	const char *p;
+	const char *result;
 
 	options = g_mime_format_options_new();
 	g_mime_format_options_set_newline_format(options,
@@ -127,21 +147,11 @@ compose_address_field(const char *field, const char *phrase,
 	gstr = g_string_new(field);
 	g_string_append(gstr, ": ");
 	internet_address_list_encode(list, options, gstr);
-	str = t_str_new(gstr->len + 2);
-	/* Whatever GMime's newline, the result ends in exactly one CRLF */
-	for (p = gstr->str; *p != '\0'; p++) {
-		if (*p == '\r')
-			continue;
-		if (*p == '\n')
-			str_append_c(str, '\r');
-		str_append_c(str, *p);
-	}
-	if (str_len(str) < 2 || str_c(str)[str_len(str) - 1] != '\n')
-		str_append(str, "\r\n");
+	result = crlf_lines(gstr->str);
 	g_string_free(gstr, TRUE);
 	g_object_unref(list);
 	g_mime_format_options_free(options);
-	return str_c(str);
+	return result;
 }
 
 const char *vsmlist_compose_from(const struct vsmlist_settings *set,
@@ -300,14 +310,23 @@ const char *vsmlist_compose_notice(const struct vsmlist_settings *set,
 
 const char *vsmlist_compose_qp(const char *text)
 {
-	string_t *dest = t_str_new(strlen(text) * 3 / 2 + 16);
-	struct qp_encoder *qp;
+	string_t *lf = t_str_new(strlen(text));
+	unsigned char *out;
+	size_t len;
+	int state = -1;
+	guint32 save = 0;
+	const char *p;
 
-	qp = qp_encoder_init(dest, 76, 0);
-	qp_encoder_more(qp, text, strlen(text));
-	qp_encoder_finish(qp);
-	qp_encoder_deinit(&qp);
-	return str_c(dest);
+	/* GMime's encoder keeps lines within RFC 2045's 76 octets (Dovecot's
+	   may end one with "=20=" past it); it wants bare LF line ends */
+	for (p = text; *p != '\0'; p++) {
+		if (*p != '\r')
+			str_append_c(lf, *p);
+	}
+	out = t_malloc0(GMIME_QP_ENCODE_LEN(str_len(lf)) + 1);
+	len = g_mime_encoding_quoted_encode_close(
+		str_data(lf), str_len(lf), out, &state, &save);
+	return crlf_lines(t_strndup(out, len));
 }
 
 static const char *trace_header(const struct vsmlist_settings *set)
@@ -319,14 +338,17 @@ static const char *trace_header(const struct vsmlist_settings *set)
 const char *
 vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
 			       const struct vsmlist_dkim_coverage *coverage,
+			       const char *const **replace_r,
 			       string_t *left_out)
 {
 	ARRAY_TYPE(vsmlist_list_header) headers;
+	ARRAY_TYPE(const_string) replace;
 	const struct vsmlist_list_header *hdr;
 	struct vsmlist_list_header trace;
 	string_t *head = t_str_new(256);
 	const char *signer;
 
+	t_array_init(&replace, 8);
 	t_array_init(&headers, 8);
 	trace.name = VSMLIST_LOOP_HEADER;
 	trace.line = trace_header(set);
@@ -337,6 +359,10 @@ vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
 		signer = vsmlist_dkim_covers(coverage, hdr->name);
 		if (signer == NULL) {
 			str_append(head, hdr->line);
+			/* Other lists' X-Loop lines stay: each marks its own
+			   list. Ours replace the rest, unsigned as they are. */
+			if (strcmp(hdr->name, VSMLIST_LOOP_HEADER) != 0)
+				array_push_back(&replace, &hdr->name);
 			continue;
 		}
 		if (left_out != NULL) {
@@ -346,6 +372,8 @@ vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
 				    hdr->name, signer);
 		}
 	}
+	array_append_zero(&replace);
+	*replace_r = array_front(&replace);
 	return str_c(head);
 }
 
@@ -386,18 +414,23 @@ vsmlist_compose_munge_head(const struct vsmlist_settings *set,
 	from = vsmlist_message_header_first(fields, "From");
 	i_assert(from != NULL);
 	str_append(head, vsmlist_compose_from(set, author));
+	/* The author's own field values with their folding: a long one
+	   stays within the line limit */
 	if (vsmlist_message_header_first(fields, "Reply-To") == NULL) {
-		str_printfa(head, "Reply-To: %s\r\n", from->value);
+		str_printfa(head, "Reply-To:%s\r\n",
+			    vsmlist_header_field_raw_value(from));
 		*remove_r = remove_from;
 	} else {
 		/* The author chose where replies go; keep it, and keep the
 		   author reachable as a copy recipient */
 		cc = vsmlist_message_header_first(fields, "Cc");
-		if (cc == NULL)
-			str_printfa(head, "Cc: %s\r\n", from->value);
-		else {
-			str_printfa(head, "Cc: %s,\r\n %s\r\n", cc->value,
-				    from->value);
+		if (cc == NULL) {
+			str_printfa(head, "Cc:%s\r\n",
+				    vsmlist_header_field_raw_value(from));
+		} else {
+			str_printfa(head, "Cc:%s,\r\n%s\r\n",
+				    vsmlist_header_field_raw_value(cc),
+				    vsmlist_header_field_raw_value(from));
 		}
 		*remove_r = remove_from_cc;
 	}
@@ -420,10 +453,13 @@ const char *vsmlist_compose_wrap_head(const struct vsmlist_settings *set,
 	/* Replies go where the author wanted them */
 	reply_to = vsmlist_message_header_first(params->fields, "Reply-To");
 	from = vsmlist_message_header_first(params->fields, "From");
-	if (reply_to != NULL)
-		str_printfa(head, "Reply-To: %s\r\n", reply_to->value);
-	else if (params->author != NULL && from != NULL)
-		str_printfa(head, "Reply-To: %s\r\n", from->value);
+	if (reply_to != NULL) {
+		str_printfa(head, "Reply-To:%s\r\n",
+			    vsmlist_header_field_raw_value(reply_to));
+	} else if (params->author != NULL && from != NULL) {
+		str_printfa(head, "Reply-To:%s\r\n",
+			    vsmlist_header_field_raw_value(from));
+	}
 	for (i = 0; i < N_ELEMENTS(copied); i++)
 		str_append(head, copy_field(params->fields, copied[i]));
 	if (vsmlist_message_header_first(params->fields, "Date") == NULL) {
@@ -436,6 +472,8 @@ const char *vsmlist_compose_wrap_head(const struct vsmlist_settings *set,
 	str_printfa(head,
 		"MIME-Version: 1.0\r\n"
 		"Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
+		/* RFC 2045 6.4: a multipart says what its parts hold */
+		"Content-Transfer-Encoding: %s\r\n"
 		"\r\n"
 		"This is a message in MIME format: a notice from the list "
 		"and the\r\noriginal message as an attachment.\r\n"
@@ -443,7 +481,7 @@ const char *vsmlist_compose_wrap_head(const struct vsmlist_settings *set,
 		"Content-Type: text/plain; charset=utf-8\r\n"
 		"Content-Transfer-Encoding: quoted-printable\r\n"
 		"Content-Disposition: inline\r\n"
-		"\r\n", params->boundary, params->boundary);
+		"\r\n", params->boundary, params->inner_cte, params->boundary);
 
 	author_name = (params->author != NULL ?
 		       vsmlist_compose_author_name(params->author) :

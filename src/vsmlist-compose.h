@@ -20,7 +20,8 @@ struct vsmlist_dkim_coverage;
 void vsmlist_compose_init(void);
 
 /* The author as a reader knows them: the decoded display name, else the
-   address; control characters dropped, white space collapsed, at most
+   address (also when the name still looks like an encoded word); control
+   characters dropped, white space collapsed, at most
    VSMLIST_COMPOSE_NAME_MAX characters. */
 #define VSMLIST_COMPOSE_NAME_MAX 100
 const char *
@@ -60,11 +61,14 @@ const char *vsmlist_compose_qp(const char *text);
 
 /* What an untouched copy gets on top: the trace header X-Loop, Sender and
    the list headers, each only where no DKIM signature of the post names
-   it. left_out (if not NULL) gets "Name (d=domain)" for each one left
-   out, comma-separated. */
+   it. replace_r gets the names of those added that replace the post's own
+   (an upstream list's List-Id, a Sender: only one may exist). left_out
+   (if not NULL) gets "Name (d=domain)" for each one left out,
+   comma-separated. */
 const char *
 vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
 			       const struct vsmlist_dkim_coverage *coverage,
+			       const char *const **replace_r,
 			       string_t *left_out);
 
 /* A munged copy: the From rewritten, the author into Reply-To (or, when

@@ -93,6 +93,14 @@ vsmlist_message_header_first(const ARRAY_TYPE(vsmlist_header_field) *fields,
 	return NULL;
 }
 
+const char *vsmlist_header_field_raw_value(const struct vsmlist_header_field *field)
+{
+	const char *colon = strchr(field->raw, ':');
+
+	i_assert(colon != NULL);
+	return colon + 1;
+}
+
 /* The original without the named headers, CRLF-terminated */
 static struct istream *
 message_filter(struct istream *input, const char *const *remove)
@@ -138,22 +146,13 @@ static struct istream *string_stream(const char *str)
 	return i_stream_create_copy_from_data(str, strlen(str));
 }
 
-struct istream *vsmlist_message_untouched(struct istream *input,
-					  const char *prepend)
-{
-	return message_concat(string_stream(prepend),
-			      message_filter(input, NULL), NULL,
-			      t_strdup_printf("vsmlist untouched(%s)",
-					      i_stream_get_name(input)));
-}
-
-struct istream *vsmlist_message_munge(struct istream *input,
-				      const char *prepend,
-				      const char *const *remove)
+struct istream *vsmlist_message_prepend(struct istream *input,
+					const char *prepend,
+					const char *const *remove)
 {
 	return message_concat(string_stream(prepend),
 			      message_filter(input, remove), NULL,
-			      t_strdup_printf("vsmlist munged(%s)",
+			      t_strdup_printf("vsmlist copy(%s)",
 					      i_stream_get_name(input)));
 }
 

@@ -32,19 +32,17 @@ vsmlist_message_header_values(const ARRAY_TYPE(vsmlist_header_field) *fields,
 const struct vsmlist_header_field *
 vsmlist_message_header_first(const ARRAY_TYPE(vsmlist_header_field) *fields,
 			     const char *name);
+/* The field's value as written, after the colon, folding kept */
+const char *vsmlist_header_field_raw_value(const struct vsmlist_header_field *field);
 
-/* The original with Return-Path removed (it belongs to the final
-   delivery) and prepend (complete CRLF lines) on top. Prepending leaves
-   every DKIM signature intact unless a signature names the header: the
-   caller checks that (vsmlist-dkim). */
-struct istream *vsmlist_message_untouched(struct istream *input,
-					  const char *prepend);
-
-/* Like untouched, but the header fields named in remove (and
-   Return-Path) are dropped first: munging replaces From. */
-struct istream *vsmlist_message_munge(struct istream *input,
-				      const char *prepend,
-				      const char *const *remove);
+/* The original with Return-Path (it belongs to the final delivery) and
+   the header fields named in remove dropped, and prepend (complete CRLF
+   lines) on top: the untouched copy (which replaces only unsigned fields,
+   so every DKIM signature stays intact; vsmlist-dkim tells which) and
+   the munged one (which replaces From). */
+struct istream *vsmlist_message_prepend(struct istream *input,
+					const char *prepend,
+					const char *const *remove);
 
 /* head (the new message's header, its notice part and the header of the
    message/rfc822 part), the original without Return-Path, then the

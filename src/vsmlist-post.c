@@ -49,9 +49,8 @@ static int post_prepare_wrap(struct vsmlist_post *post, const char **error_r)
 	params.boundary = boundary;
 	/* RFC 2046 5.2.1: message/rfc822 is 7bit, 8bit or binary, never
 	   encoded, so the original stays byte for byte */
-	params.inner_cte = (scan.has_nul ? "binary" :
-			    (scan.has_8bit || scan.has_long_lines ?
-			     "8bit" : "7bit"));
+	params.inner_cte = (scan.has_nul || scan.has_long_lines ? "binary" :
+			    (scan.has_8bit ? "8bit" : "7bit"));
 	post->has_8bit = scan.has_8bit;
 	post->boundary = p_strdup(post->pool, boundary);
 	post->wrap_head = p_strdup(post->pool,
@@ -66,12 +65,15 @@ post_prepare_untouched(struct vsmlist_post *post, const char **error_r)
 	struct vsmlist_dkim_coverage *coverage;
 	struct vsmlist_message_scan scan;
 	string_t *left_out = t_str_new(128);
+	const char *const *replace;
 
 	coverage = vsmlist_dkim_coverage_init(post->pool,
 		vsmlist_message_header_values(&post->fields,
 					      "DKIM-Signature"));
 	post->prepend = p_strdup(post->pool,
-		vsmlist_compose_untouched_head(post->set, coverage, left_out));
+		vsmlist_compose_untouched_head(post->set, coverage,
+					       &replace, left_out));
+	post->remove = (const char *const *)p_strarray_dup(post->pool, replace);
 	post->left_out = p_strdup(post->pool, str_c(left_out));
 
 	/* Only to know whether the relay must be told BODY=8BITMIME */
@@ -159,10 +161,9 @@ struct istream *vsmlist_post_create_stream(void *context)
 		return vsmlist_message_wrap(post->input, post->wrap_head,
 					    post->boundary);
 	case VSMLIST_MITIGATION_MUNGE:
-		return vsmlist_message_munge(post->input, post->prepend,
-					     post->remove);
 	case VSMLIST_MITIGATION_NONE:
-		return vsmlist_message_untouched(post->input, post->prepend);
+		return vsmlist_message_prepend(post->input, post->prepend,
+					       post->remove);
 	case VSMLIST_MITIGATION_TEMPFAIL:
 		break;
 	}
