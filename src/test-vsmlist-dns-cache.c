@@ -2,8 +2,7 @@
 
 #include "lib.h"
 #include "array.h"
-#include "unlink-directory.h"
-#include "test-common.h"
+#include "test-vsmlist.h"
 #include "vsmlist-dns-cache.h"
 
 #include <stdio.h>
@@ -165,18 +164,5 @@ int main(void)
 		test_dns_cache_corrupt,
 		NULL
 	};
-	char dir_template[] = "/tmp/test-vsmlist-dns-cache.XXXXXX";
-	const char *error;
-	int ret;
-
-	lib_init();
-	if (mkdtemp(dir_template) == NULL)
-		i_fatal("mkdtemp() failed: %m");
-	test_dir = dir_template;
-	ret = test_run(test_functions);
-	if (unlink_directory(test_dir, UNLINK_DIRECTORY_FLAG_RMDIR,
-			     &error) < 0)
-		i_error("%s", error);
-	lib_deinit();
-	return ret;
+	return test_vsmlist_run_in_tmpdir(test_functions, &test_dir);
 }

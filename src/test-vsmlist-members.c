@@ -2,9 +2,8 @@
 
 #include "lib.h"
 #include "str.h"
-#include "unlink-directory.h"
 #include "smtp-address.h"
-#include "test-common.h"
+#include "test-vsmlist.h"
 #include "vsmlist-members.h"
 
 #include <stdio.h>
@@ -12,7 +11,6 @@
 #include <fcntl.h>
 
 static const char *test_dir;
-/* Member sets outlive data stack frames, as in the result pool */
 static pool_t test_pool;
 
 static const char *test_write_file(const char *name, const char *content)
@@ -140,20 +138,11 @@ int main(void)
 		test_members_file,
 		NULL
 	};
-	char dir_template[] = "/tmp/test-vsmlist-members.XXXXXX";
-	const char *error;
 	int ret;
 
-	lib_init();
-	if (mkdtemp(dir_template) == NULL)
-		i_fatal("mkdtemp() failed: %m");
-	test_dir = dir_template;
+	/* Member sets outlive data stack frames, as in the result pool */
 	test_pool = pool_alloconly_create("test members", 1024);
-	ret = test_run(test_functions);
-	if (unlink_directory(test_dir, UNLINK_DIRECTORY_FLAG_RMDIR,
-			     &error) < 0)
-		i_error("%s", error);
+	ret = test_vsmlist_run_in_tmpdir(test_functions, &test_dir);
 	pool_unref(&test_pool);
-	lib_deinit();
 	return ret;
 }

@@ -2,7 +2,10 @@
 #define TEST_VSMLIST_H
 
 #include "test-common.h"
+#include "unlink-directory.h"
 #include "vsmlist-settings.h"
+
+#include <stdlib.h>
 
 /* Settings from a NULL-terminated name/value array, as userdb or
    plugin { } would give them. */
@@ -32,6 +35,29 @@ test_vsmlist_settings(const char *const *pairs)
 				  &error) < 0)
 		i_fatal("test settings: %s", error);
 	return set;
+}
+
+/* Run the tests with a fresh temporary directory in *dir_r, removed
+   afterwards. Returns test_run()'s result. */
+static inline int
+test_vsmlist_run_in_tmpdir(void (*const test_functions[])(void),
+			   const char **dir_r)
+{
+	char dir_template[] = "/tmp/test-vsmlist.XXXXXX";
+	const char *error;
+	int ret;
+
+	lib_init();
+	if (mkdtemp(dir_template) == NULL)
+		i_fatal("mkdtemp() failed: %m");
+	*dir_r = dir_template;
+	ret = test_run(test_functions);
+	if (unlink_directory(dir_template, UNLINK_DIRECTORY_FLAG_RMDIR,
+			     &error) < 0)
+		i_error("%s", error);
+	*dir_r = NULL;
+	lib_deinit();
+	return ret;
 }
 
 #endif
