@@ -215,6 +215,69 @@ static void test_settings_list_id(void)
 	test_end();
 }
 
+static void test_settings_fanout(void)
+{
+	static const char *const given[] = {
+		"sieve_vsmlist_submission_host", "relay.example:2525",
+		"sieve_vsmlist_submission_ssl", "STARTTLS",
+		"sieve_vsmlist_submission_timeout", "5s",
+		"sieve_vsmlist_progress", "/var/spool/vsmlist/%u",
+		"sieve_vsmlist_progress_expire", "2d",
+		NULL
+	};
+	static const char *const no_progress[] = {
+		"sieve_vsmlist_progress", "no", NULL };
+	static const char *const bad_host[] = {
+		"sieve_vsmlist_submission_host", "relay.example:smtp", NULL };
+	static const char *const bad_ssl[] = {
+		"sieve_vsmlist_submission_ssl", "yes", NULL };
+	static const char *const bad_timeout[] = {
+		"sieve_vsmlist_submission_timeout", "0", NULL };
+	static const char *const bad_expire[] = {
+		"sieve_vsmlist_progress_expire", "forever", NULL };
+	static const char *const none[] = { NULL };
+	const struct vsmlist_settings *set;
+	const char *error;
+
+	test_begin("settings: fan-out defaults");
+	test_assert(test_load("l@example.org", NULL, none, &set, &error) == 0);
+	test_assert(set->submission_host == NULL);
+	test_assert(set->submission_ssl == NULL);
+	test_assert(set->submission_timeout_msecs == 0);
+	test_assert_strcmp(set->progress, "~/vsmlist/progress");
+	test_assert(set->progress_expire_secs == 7*24*3600);
+	test_end();
+
+	test_begin("settings: fan-out given");
+	test_assert(test_load("l@example.org", NULL, given, &set,
+			      &error) == 0);
+	test_assert_strcmp(set->submission_host, "relay.example:2525");
+	test_assert_strcmp(set->submission_ssl, "starttls");
+	test_assert(set->submission_timeout_msecs == 5000);
+	test_assert_strcmp(set->progress, "/var/spool/vsmlist/%u");
+	test_assert(set->progress_expire_secs == 2*24*3600);
+	test_assert(test_load("l@example.org", NULL, no_progress, &set,
+			      &error) == 0);
+	test_assert(set->progress == NULL);
+	test_end();
+
+	test_begin("settings: fan-out errors name the setting");
+	test_assert(test_load("l@example.org", NULL, bad_host, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_submission_host") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_ssl, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_submission_ssl: unknown "
+			   "value 'yes'") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_timeout, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_submission_timeout") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_expire, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_progress_expire") != NULL);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -223,6 +286,7 @@ int main(void)
 		test_settings_errors,
 		test_settings_mitigation,
 		test_settings_list_id,
+		test_settings_fanout,
 		NULL
 	};
 	return test_run(test_functions);

@@ -2,6 +2,7 @@
 
 #include "lib.h"
 #include "str.h"
+#include "net.h"
 #include "array.h"
 #include "smtp-address.h"
 #include "settings-parser.h"
@@ -435,6 +436,78 @@ vsmlist_settings_load_mitigation(pool_t pool,
 	return 0;
 }
 
+/* The fan-out: relay and per-post progress (doc/fanout.md) */
+static const char *const vsmlist_submission_ssl_names[] = {
+	"no", "smtps", "submissions", "starttls", NULL
+};
+
+static int
+vsmlist_settings_load_fanout(pool_t pool,
+			     const struct vsmlist_settings_env *env,
+			     struct vsmlist_settings *set,
+			     const char **error_r)
+{
+	const char *value, *host, *error;
+	unsigned int idx, secs;
+	in_port_t port;
+
+	value = vsmlist_setting(env, "sieve_vsmlist_submission_host");
+	if (value != NULL) {
+		if (net_str2hostport(value, 25, &host, &port) < 0 ||
+		    *host == '\0') {
+			*error_r = t_strdup_printf(
+				"sieve_vsmlist_submission_host: invalid "
+				"host[:port] '%s'", value);
+			return -1;
+		}
+		set->submission_host = p_strdup(pool, value);
+	}
+	if (vsmlist_setting(env, "sieve_vsmlist_submission_ssl") != NULL) {
+		if (vsmlist_setting_keyword(env, "sieve_vsmlist_submission_ssl",
+					    vsmlist_submission_ssl_names,
+					    &idx, error_r) < 0)
+			return -1;
+		set->submission_ssl = vsmlist_submission_ssl_names[idx];
+	}
+	value = vsmlist_setting(env, "sieve_vsmlist_submission_timeout");
+	if (value != NULL) {
+		if (settings_get_time_msecs(value,
+					    &set->submission_timeout_msecs,
+					    &error) < 0) {
+			*error_r = t_strdup_printf(
+				"sieve_vsmlist_submission_timeout: %s", error);
+			return -1;
+		}
+		if (set->submission_timeout_msecs == 0) {
+			*error_r = "sieve_vsmlist_submission_timeout: must "
+				"be longer than 0";
+			return -1;
+		}
+	}
+
+	value = vsmlist_setting(env, "sieve_vsmlist_progress");
+	if (value == NULL)
+		set->progress = VSMLIST_DEFAULT_PROGRESS;
+	else if (strcasecmp(value, "no") != 0)
+		set->progress = p_strdup(pool, value);
+	set->progress_expire_secs = VSMLIST_DEFAULT_PROGRESS_EXPIRE_SECS;
+	value = vsmlist_setting(env, "sieve_vsmlist_progress_expire");
+	if (value != NULL) {
+		if (settings_get_time(value, &secs, &error) < 0) {
+			*error_r = t_strdup_printf(
+				"sieve_vsmlist_progress_expire: %s", error);
+			return -1;
+		}
+		if (secs == 0) {
+			*error_r = "sieve_vsmlist_progress_expire: must be "
+				"longer than 0";
+			return -1;
+		}
+		set->progress_expire_secs = secs;
+	}
+	return 0;
+}
+
 int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 			  const struct vsmlist_settings **set_r,
 			  const char **error_r)
@@ -492,6 +565,8 @@ int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 
 	if (vsmlist_settings_load_dmarc(pool, env, set, error_r) < 0 ||
 	    vsmlist_settings_load_mitigation(pool, env, set, error_r) < 0)
+		return -1;
+	if (vsmlist_settings_load_fanout(pool, env, set, error_r) < 0)
 		return -1;
 
 	set->list_id = p_strdup(pool, vsmlist_list_id(set->address));

@@ -14,6 +14,9 @@ struct smtp_address;
 #define VSMLIST_MAX_BATCH_SIZE 100000
 #define VSMLIST_DEFAULT_DNS_TIMEOUT_MSECS 2000
 #define VSMLIST_DEFAULT_DNS_CACHE "~/vsmlist/dns-cache"
+#define VSMLIST_DEFAULT_PROGRESS "~/vsmlist/progress"
+/* Longer than any MTA keeps retrying (Postfix: 5 days) */
+#define VSMLIST_DEFAULT_PROGRESS_EXPIRE_SECS (7*24*3600)
 
 enum vsmlist_dmarc_mode {
 	/* Mitigate when the effective policy is quarantine or reject */
@@ -82,6 +85,22 @@ struct vsmlist_settings {
 	/* RFC 2369 URIs (already in <>), NULL where not configured */
 	const char *list_help, *list_owner, *list_subscribe;
 	const char *list_unsubscribe, *list_archive;
+
+	/* Fan-out (doc/fanout.md) */
+	/* The relay, "host[:port]", overriding Dovecot's submission_host;
+	   NULL for Dovecot's */
+	const char *submission_host;
+	/* "no", "smtps", "submissions", "starttls"; NULL for Dovecot's
+	   submission_ssl */
+	const char *submission_ssl;
+	/* Bound for connecting and each wait on the relay; 0 for Dovecot's
+	   submission_timeout */
+	unsigned int submission_timeout_msecs;
+	/* Directory of per-post progress records ('~' not yet expanded),
+	   NULL for none */
+	const char *progress;
+	/* How long a post's progress record is kept */
+	unsigned int progress_expire_secs;
 };
 
 const char *vsmlist_dmarc_mode_name(enum vsmlist_dmarc_mode mode);

@@ -195,8 +195,6 @@ def test_batch_size_two_gives_three_transactions(st, batch_list):
     assert all(t.mail_from == "batch+bounces@lists.example" for t in txs)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5 (lib-smtp fan-out): one connection "
-                   "reused for all batches; sieve_smtp opens one per batch")
 def test_batches_share_one_connection(st, batch_list):
     _, res = post(st, rcpt=batch_list)
     assert res.code(batch_list) == 250
@@ -359,9 +357,6 @@ def test_rejected_member_does_not_stop_others(st, friends):
     assert got == sorted(m for m in lc(MEMBERS) if m != "carol@example.com")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5 (per-recipient results): sieve_smtp "
-                   "reports one rejected RCPT as a refused transaction, so the failure "
-                   "keep also stores the post in the list's INBOX")
 def test_rejected_member_is_not_a_failed_delivery(st, friends):
     st.relay.rcpt_hook = _refuse("carol@example.com", "550 5.1.1 no such user")
     msg, res = post(st)
@@ -386,8 +381,6 @@ def test_relay_temporary_failure_defers_then_retry_sends(st, friends):
     assert mid not in inbox_ids(st, LIST)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5 (per-post progress): a retry after "
-                   "one member's 4xx sends the post again to those who already got it")
 def test_retry_after_member_tempfail_sends_no_duplicates(st, friends):
     st.relay.rcpt_hook = _refuse("carol@example.com", "450 4.2.1 mailbox busy")
     msg, res = post(st)

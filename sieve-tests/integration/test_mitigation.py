@@ -980,9 +980,6 @@ def test_8bit_body_untouched_intact(ms):
     check_untouched(ms, out, FRIENDS)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5 (lib-smtp fan-out): 8-bit content is sent without "
-                   "MAIL FROM BODY=8BITMIME (post->has_8bit is computed but "
-                   "never reaches the SMTP client)")
 @pytest.mark.parametrize("lst,author", [(FRIENDS, "ann@reject.example"),
                                         (FRIENDS, "cid@none.example")])
 def test_8bit_content_declared_8bitmime(ms, lst, author):

@@ -492,6 +492,10 @@ class Relay:
         self.rcpt_hook = rcpt_hook
         self.data_hook = data_hook
         self.hostname = hostname
+        # Fault injection: close each connection after its N-th DATA reply
+        # (None: never); the client sees the connection dropped between
+        # transactions
+        self.drop_after: Optional[int] = None
         self.transactions: List[Transaction] = []
         self.connections = 0
         self.commands: List[Tuple[int, str]] = []    # (connection, command line)
@@ -524,6 +528,13 @@ class Relay:
                 with relay._cond:
                     relay.commands.append((self._vsm_conn, f"RCPT {arg}"))
                 return await super().smtp_RCPT(arg)
+
+            async def smtp_DATA(self, arg):
+                await super().smtp_DATA(arg)
+                n = relay.drop_after
+                if n is not None and getattr(self, "_vsm_data", 0) >= n:
+                    # the reply is out (close() flushes it): drop
+                    self.transport.close()
 
             async def smtp_RSET(self, arg):
                 with relay._cond:
@@ -564,6 +575,7 @@ class Relay:
                 if resp:
                     t.response = resp
                 server._vsm_refused = []
+                server._vsm_data = getattr(server, "_vsm_data", 0) + 1
                 with relay._cond:
                     relay.transactions.append(t)
                     relay._cond.notify_all()
@@ -634,6 +646,94 @@ class Relay:
                 for r in t.rcpt_tos:
                     out.setdefault(r, []).append(t)
         return out
+
+
+# --------------------------------------------------------------------------
+# SMTP relay stand-in: postfix's smtp-sink (fast; fault injection by option)
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+
+class SmtpSink:
+    """`smtp-sink` on 127.0.0.1:<port>, started and stopped by its PID.
+
+    options: smtp-sink's own, e.g. ["-r", "MAIL"] (4xx to MAIL), ["-f",
+    "DATA"] (5xx), ["-Q", "RCPT"] (421 and disconnect), ["-w", "5"] (wait
+    before answering DATA).  dump=True writes one file per transaction
+    into <workdir>/sink-<port>/ (envelope as X-Mail-Args:/X-Rcpt-Args:,
+    CR stripped) for recipients()/messages().  restart() keeps the port."""
+
+    def __init__(self, workdir: str, port: Optional[int] = None,
+                 options: Sequence[str] = (), dump: bool = True,
+                 backlog: int = 256):
+        self.workdir = workdir
+        self.port = port
+        self.options = list(options)
+        self.dump = dump
+        self.backlog = backlog
+        self.proc: Optional[subprocess.Popen] = None
+        self.dump_dir: Optional[str] = None
+
+    def start(self) -> "SmtpSink":
+        if self.port is None:
+            self.port = free_port()
+        args = [SMTP_SINK]
+        if os.geteuid() == 0:
+            args += ["-u", "nobody"]
+        if self.dump:
+            self.dump_dir = os.path.join(self.workdir, f"sink-{self.port}")
+            os.makedirs(self.dump_dir, exist_ok=True)
+            os.chmod(self.dump_dir, 0o777)
+            args += ["-d", os.path.join(self.dump_dir, "%Y%m%d%H%M%S.")]
+        args += self.options + [f"127.0.0.1:{self.port}", str(self.backlog)]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_tcp("127.0.0.1", self.port, proc=self.proc, banner=b"220")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc)
+            self.proc = None
+
+    def restart(self, options: Optional[Sequence[str]] = None) -> "SmtpSink":
+        self.stop()
+        if options is not None:
+            self.options = list(options)
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def messages(self) -> List[Tuple[str, List[str], bytes]]:
+        """(mail from, recipients, message) of each dumped transaction."""
+        out = []
+        if not self.dump_dir:
+            return out
+        for name in sorted(os.listdir(self.dump_dir)):
+            with open(os.path.join(self.dump_dir, name), "rb") as f:
+                data = f.read()
+            head, _, msg = data.partition(b"\nReceived: ")
+            mail_from, rcpts = "", []
+            for line in head.split(b"\n"):
+                if line.startswith(b"X-Mail-Args: "):
+                    mail_from = line[13:].split(b" ")[0].decode().strip("<>")
+                elif line.startswith(b"X-Rcpt-Args: "):
+                    rcpts.append(line[13:].split(b" ")[0].decode().strip("<>"))
+            out.append((mail_from, rcpts, b"Received: " + msg))
+        return out
+
+    def recipients(self) -> List[str]:
+        return [r for _, rcpts, _ in self.messages() for r in rcpts]
+
+    def clear(self) -> None:
+        if self.dump_dir:
+            for name in os.listdir(self.dump_dir):
+                os.unlink(os.path.join(self.dump_dir, name))
 
 
 # --------------------------------------------------------------------------

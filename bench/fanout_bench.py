@@ -1,0 +1,401 @@
+#!/usr/bin/python3
+"""Fan-out benchmark: one post of 4 KB to lists of 1,000, 10,000 and
+100,000 members, all sent to the same relay stand-in (postfix's smtp-sink
+on loopback), printing one table:
+
+* vsmlist: one LMTP delivery to a list user of a private Dovecot with the
+  plugin (sieve_vsmlist_batch_size 1000, DMARC lookups off); wall time of
+  the LMTP session, peak RSS (VmHWM) of the LMTP process that delivered it
+  (a fresh one per delivery: service_count = 1);
+* mlmmj: stock mlmmj in group mode (control/verp empty, maxverprecips
+  100), `mlmmj-receive -F` timed to its end, peak RSS of its processes;
+* redirect: Pigeonhole's own redirect, one command per member, as far as
+  it goes (a delivery with more than 100 redirects fails);
+* smtp-source: postfix's load generator pushing the same post with the
+  same batch size over one connection: the ceiling the issue names
+  (smtp-source waits for each reply: no PIPELINING);
+* a pipelined client (here, in Python) with the same batches: what the
+  relay itself takes.
+
+SMTP transactions are counted by the relay (smtp-sink -c). Run as root
+(bench/run.sh installs what is needed, builds the plugin and runs this):
+
+    bench/run.sh                 # the whole table
+    bench/run.sh --sizes 1000    # other list sizes
+"""
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sieve-tests", "integration"))
+
+import vsmstack  # noqa: E402
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+MLMMJ_MAKE_ML = "/usr/bin/mlmmj-make-ml"
+MLMMJ_RECEIVE = "/usr/bin/mlmmj-receive"
+
+AUTHOR = "author@author.example"
+BATCH = 1000
+MLMMJ_BATCH = 100
+REDIRECT_LIMIT = 100          # Pigeonhole: the 101st redirect of a delivery fails
+
+
+def make_post(to):
+    """A 4 KB post (ASCII, CRLF)."""
+    para = ("The quick brown fox jumps over the lazy dog; "
+            "a list post of plain text. ") * 2 + "\n"
+    body = ""
+    while len(body) < 3600:
+        body += para
+    msg = vsmstack.make_message(from_addr=f"Author <{AUTHOR}>", to=to,
+                                subject="Benchmark post", body=body)
+    return msg
+
+
+class Sink:
+    """smtp-sink with counters (-c), no dump: as fast as the relay gets."""
+
+    def __init__(self, workdir):
+        self.port = vsmstack.free_port()
+        self.out = os.path.join(workdir, "sink.out")
+        self.f = open(self.out, "wb")
+        args = [SMTP_SINK, "-c"]
+        if os.geteuid() == 0:
+            args += ["-u", "nobody"]
+        self.proc = subprocess.Popen(args + [f"127.0.0.1:{self.port}", "1024"],
+                                     stdout=self.f, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        vsmstack.wait_tcp("127.0.0.1", self.port, proc=self.proc, banner=b"220")
+
+    def messages(self):
+        """Transactions the sink has completed so far."""
+        time.sleep(0.05)
+        with open(self.out, "rb") as f:
+            counts = re.findall(rb"mesg=(\d+)", f.read())
+        return int(counts[-1]) if counts else 0
+
+    def stop(self):
+        vsmstack.stop_pid(self.proc)
+        self.f.close()
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def run_measured(args, stdin=None, timeout=3600):
+    """(wall seconds, exit code, peak RSS kB, stderr) of a command. GNU
+    time reports the largest RSS of the command's processes (a process
+    forked from this Python would count Python's own pages as well)."""
+    start = time.monotonic()
+    p = subprocess.run([GNU_TIME, "-f", "MAXRSS %M"] + args,
+                       stdin=stdin, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    wall = time.monotonic() - start
+    m = re.search(rb"MAXRSS (\d+)", p.stderr)
+    return wall, p.returncode, int(m.group(1)) if m else None, \
+        p.stderr.decode(errors="replace")
+
+
+def fmt_time(s):
+    return f"{s:.2f} s" if s >= 0.1 else f"{s * 1000:.0f} ms"
+
+
+def fmt_rss(kb):
+    return "-" if kb is None else f"{kb / 1024:.1f} MB"
+
+
+class Row:
+    def __init__(self, size, system, wall=None, txs=None, rss_kb=None, note=""):
+        self.size, self.system, self.wall = size, system, wall
+        self.txs, self.rss_kb, self.note = txs, rss_kb, note
+
+    @property
+    def rate(self):
+        return self.size / self.wall if self.wall else None
+
+
+# ---------------------------------------------------------------------------
+# vsmlist and redirect: LMTP into a private Dovecot
+
+class Bench:
+    def __init__(self, workdir, sink):
+        self.workdir = workdir
+        self.sink = sink
+        self.dovecot = vsmstack.Dovecot(
+            workdir, sink.port, plugin=True, mail_debug=False,
+            plugin_settings={"sieve_vsmlist_dmarc": "none",
+                             "sieve_vsmlist_batch_size": str(BATCH)},
+            extra_conf="service lmtp {\n  service_count = 1\n}\n")
+        self.dovecot.start()
+
+    def stop(self):
+        self.dovecot.stop()
+
+    def add_list(self, user, members, script, **fields):
+        fields.setdefault("sieve_extensions", "+vnd.vsmlist")
+        fields.setdefault("sieve_global_extensions", "-vnd.vsmlist")
+        self.dovecot.add_user(user, **fields)
+        self.dovecot.write_user_file(user, "vsmlist/members",
+                                     "".join(m + "\n" for m in members))
+        self.dovecot.sieve_put(user, script)
+
+    def deliver(self, user, msg):
+        """One LMTP session; returns (wall seconds, code, text, VmHWM kB)."""
+        mark = self.dovecot.log_mark()
+        start = time.monotonic()
+        conn = smtplib.LMTP("127.0.0.1", self.dovecot.lmtp_port, timeout=600)
+        try:
+            conn.ehlo("bench.test")
+            conn.mail(AUTHOR)
+            conn.rcpt(user)
+            code, text = conn.data(msg)
+            wall = time.monotonic() - start
+            rss = self._lmtp_hwm(mark)
+            conn.quit()
+        finally:
+            conn.close()
+        return wall, code, text.decode(errors="replace"), rss
+
+    def _lmtp_hwm(self, mark):
+        """VmHWM of the LMTP process serving the current session (still
+        alive: the session is open)."""
+        log = self.dovecot.log_since(mark)
+        pids = re.findall(r"lmtp\((\d+)\): Info: Connect from", log)
+        if not pids:
+            return None
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pids[-1]}/status") as f:
+                m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+                return int(m.group(1)) if m else None
+        return None
+
+    def log_since(self, mark):
+        return self.dovecot.log_since(mark)
+
+
+def run_vsmlist(bench, size, members):
+    user = f"list{size}@lists.example"
+    bench.add_list(user, members, 'require "vnd.vsmlist";\ndistribute;\n')
+    before = bench.sink.messages()
+    mark = bench.dovecot.log_mark()
+    wall, code, text, rss = bench.deliver(user, make_post(user))
+    txs = bench.sink.messages() - before
+    note = ""
+    if code != 250:
+        note = f"LMTP {code} {text[:60]}"
+    else:
+        m = re.search(r"distributed to (\d+) member", bench.log_since(mark))
+        if not m or int(m.group(1)) != size:
+            note = "incomplete: " + (m.group(0) if m else "no log line")
+    return Row(size, "vsmlist (LMTP, plugin)", wall, txs, rss, note)
+
+
+def run_redirect(bench, size, members):
+    n = min(size, REDIRECT_LIMIT + 1)
+    user = f"redir{size}@lists.example"
+    script = "".join(f'redirect "{m}";\n' for m in members[:n])
+    bench.dovecot.add_user(user, sieve_max_redirects=str(n),
+                           sieve_max_actions=str(n + 10))
+    bench.dovecot.sieve_put(user, script)
+    before = bench.sink.messages()
+    wall, code, text, rss = bench.deliver(user, make_post(user))
+    txs = bench.sink.messages() - before
+    if n < size or code != 250:
+        return Row(size, "Pigeonhole redirect", None, txs, rss,
+                   f"fails: {n} redirects -> LMTP {code}, {txs} sent "
+                   f"(failure keep); at most {REDIRECT_LIMIT} per delivery")
+    return Row(size, "Pigeonhole redirect", wall, txs, rss)
+
+
+# ---------------------------------------------------------------------------
+# mlmmj, group mode
+
+def run_mlmmj(workdir, sink, size, members):
+    spool = os.path.join(workdir, f"mlmmj{size}")
+    os.makedirs(spool)
+    answers = "lists.example\npostmaster@lists.example\n\n"
+    subprocess.run([MLMMJ_MAKE_ML, "-s", spool, "-L", "bench"], input=answers.encode(),
+                   check=True, capture_output=True)
+    listdir = os.path.join(spool, "bench")
+    ctl = os.path.join(listdir, "control")
+    for name, value in (("relayhost", "127.0.0.1"), ("smtpport", str(sink.port)),
+                        ("maxverprecips", str(MLMMJ_BATCH)), ("verp", ""),
+                        ("tocc", "")):
+        with open(os.path.join(ctl, name), "w") as f:
+            f.write(value + ("\n" if value else ""))
+    with open(os.path.join(listdir, "subscribers.d", "m"), "w") as f:
+        f.write("".join(m + "\n" for m in members))
+    post = make_post("bench@lists.example")
+    path = os.path.join(workdir, f"post{size}.eml")
+    with open(path, "wb") as f:
+        f.write(post.replace(b"\r\n", b"\n"))
+    before = sink.messages()
+    with open(path, "rb") as f:
+        wall, rc, rss, err = run_measured(
+            [MLMMJ_RECEIVE, "-F", "-s", AUTHOR, "-L", listdir], stdin=f)
+    txs = sink.messages() - before
+    note = "" if rc == 0 else f"exit {rc}: {err[:80]!r}"
+    return Row(size, f"mlmmj group mode ({MLMMJ_BATCH}/tx)", wall, txs, rss, note)
+
+
+# ---------------------------------------------------------------------------
+# smtp-source: the ceiling
+
+def run_smtp_source(workdir, sink, size):
+    path = os.path.join(workdir, f"source{size}.eml")
+    with open(path, "wb") as f:
+        f.write(make_post("bench@lists.example").replace(b"\r\n", b"\n"))
+    m, rest = divmod(size, BATCH)
+    assert rest == 0, "list sizes must be multiples of the batch size"
+    before = sink.messages()
+    wall, rc, rss, err = run_measured(
+        [SMTP_SOURCE, "-d", "-s", "1", "-m", str(m), "-r", str(BATCH),
+         "-f", "list+bounces@lists.example", "-t", "member@example.net",
+         "-F", path, f"127.0.0.1:{sink.port}"])
+    note = "" if rc == 0 else f"exit {rc}: {err[:80]!r}"
+    return Row(size, f"smtp-source ({BATCH}/tx, ceiling)", wall,
+               sink.messages() - before, rss, note)
+
+
+def run_pipelined(sink, size, members):
+    """The relay's own bound: one connection, each transaction's MAIL, RCPTs
+    and DATA written at once (PIPELINING, which smtp-source does not use:
+    it waits for every reply), the replies read after."""
+    post = make_post("bench@lists.example")
+    data = re.sub(rb"(?m)^\.", b"..", post)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    data += b".\r\n"
+    before = sink.messages()
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", sink.port), timeout=600) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = s.makefile("rb")
+
+        def reply():
+            while True:
+                line = f.readline()
+                if line[3:4] != b"-":
+                    return line
+
+        reply()
+        s.sendall(b"EHLO bench.test\r\n")
+        reply()
+        for first in range(0, size, BATCH):
+            batch = members[first:first + BATCH]
+            s.sendall(b"MAIL FROM:<list+bounces@lists.example>\r\n"
+                      + b"".join(b"RCPT TO:<%s>\r\n" % m.encode() for m in batch)
+                      + b"DATA\r\n")
+            for _ in range(len(batch) + 1):
+                reply()
+            if not reply().startswith(b"354"):
+                raise RuntimeError("DATA refused")
+            s.sendall(data)
+            reply()
+        s.sendall(b"QUIT\r\n")
+        reply()
+    wall = time.monotonic() - start
+    return Row(size, f"pipelined client ({BATCH}/tx)", wall,
+               sink.messages() - before, None)
+
+
+# ---------------------------------------------------------------------------
+
+def print_table(rows):
+    head = ["members", "system", "wall time", "recipients/s", "SMTP transactions",
+            "peak RSS", "note"]
+    lines = [head]
+    for r in rows:
+        lines.append([f"{r.size:,}", r.system, fmt_time(r.wall) if r.wall else "-",
+                      f"{r.rate:,.0f}" if r.rate else "-",
+                      "-" if r.txs is None else f"{r.txs:,}", fmt_rss(r.rss_kb), r.note])
+    widths = [max(len(l[i]) for l in lines) for i in range(len(head) - 1)]
+    for i, l in enumerate(lines):
+        print("  ".join(c.ljust(w) for c, w in zip(l, widths)) + "  " + l[-1])
+        if i == 0:
+            print("  ".join("-" * w for w in widths) + "  " + "-" * 4)
+
+
+def check_targets(rows):
+    by = {(r.size, r.system.split()[0]): r for r in rows}
+    ok = True
+    print()
+    v, ml, src = by.get((10000, "vsmlist")), by.get((10000, "mlmmj")), \
+        by.get((10000, "smtp-source"))
+    if v and ml and v.rate and ml.rate:
+        f = v.rate / ml.rate
+        print(f"10,000 members: vsmlist {f:.1f}x mlmmj group mode "
+              f"(target >= 5x): {'ok' if f >= 5 else 'MISSED'}")
+        ok &= f >= 5
+    if v and src and v.rate and src.rate:
+        f = v.rate / src.rate
+        print(f"10,000 members: vsmlist {f:.2f}x smtp-source "
+              f"(target >= 0.8x): {'ok' if f >= 0.8 else 'MISSED'}")
+        ok &= f >= 0.8
+    big = by.get((100000, "vsmlist"))
+    if big and big.rss_kb:
+        mb = big.rss_kb / 1024
+        print(f"100,000 members: vsmlist peak RSS {mb:.1f} MB "
+              f"(target < 64 MB): {'ok' if mb < 64 else 'MISSED'}")
+        ok &= mb < 64
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root (private Dovecot, smtp-sink)")
+    for tool in (SMTP_SINK, SMTP_SOURCE, MLMMJ_RECEIVE, MLMMJ_MAKE_ML, GNU_TIME):
+        if not os.path.exists(tool):
+            sys.exit(f"{tool} missing (bench/run.sh installs it)")
+
+    workdir = tempfile.mkdtemp(prefix="vsmbench", dir="/tmp")
+    os.chmod(workdir, 0o755)
+    sink = Sink(workdir)
+    bench = None
+    rows = []
+    try:
+        bench = Bench(workdir, sink)
+        for size in args.sizes:
+            members = [f"m{i:06d}@example{i % 10}.net" for i in range(size)]
+            rows.append(run_vsmlist(bench, size, members))
+            rows.append(run_mlmmj(workdir, sink, size, members))
+            if size <= 1000:
+                rows.append(run_redirect(bench, size, members))
+            rows.append(run_smtp_source(workdir, sink, size))
+            rows.append(run_pipelined(sink, size, members))
+            print(f"... {size:,} members done", file=sys.stderr)
+        # redirect where it still works: at most 100 members
+        members = [f"m{i:06d}@example{i % 10}.net" for i in range(REDIRECT_LIMIT)]
+        rows.append(run_redirect(bench, REDIRECT_LIMIT, members))
+    finally:
+        if bench is not None:
+            bench.stop()
+        sink.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"One 4 KB post, relay stand-in smtp-sink on 127.0.0.1, "
+          f"{os.cpu_count()} CPU(s); vsmlist batch {BATCH}, "
+          f"mlmmj maxverprecips {MLMMJ_BATCH}\n")
+    print_table(rows)
+    sys.exit(0 if check_targets(rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
