@@ -20,35 +20,14 @@ ZONE = {
     "_dmarc.parent.example": "v=DMARC1; p=none; sp=reject",
 }
 
-# Dovecot exports each finished distribute action as JSON into its log
-EXPORTER = """
-event_exporter vsmlist {
-  format = json
-  format_args = time-rfc3339
-  transport = log
-}
-metric vsmlist_distribute {
-  exporter = vsmlist
-  exporter_include = name fields
-  filter = event=vsmlist_distribute_finished
-}
-"""
+EXPORTER = vsmstack.EVENT_EXPORTER_CONF
 
 LIST = "dmarc@lists.example"
 SLOW_LIST = "slowdns@lists.example"
 MEMBERS = ["m1@example.net", "m2@example.org"]
 
 
-# dnsmasq as the authoritative server of "example": answers carry TTLs and
-# negative answers the zone's SOA, as real servers' do (its local data
-# otherwise has TTL 0 and no SOA, which nothing may cache)
-AUTH_ZONE = [
-    "local-ttl=300",
-    "auth-server=ns.example,127.0.0.1",
-    "auth-zone=example",
-    "auth-soa=1,hostmaster.example,1200,120,604800,300",
-    "auth-ttl=300",
-]
+AUTH_ZONE = vsmstack.AUTH_ZONE_EXAMPLE
 
 
 @pytest.fixture(scope="module")

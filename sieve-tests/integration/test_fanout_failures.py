@@ -34,18 +34,7 @@ from vsmstack import header_values, make_message
 pytestmark = pytest.mark.plugin
 
 AUTHOR = "author@author.example"
-EXPORTER = """
-event_exporter vsmlist {
-  format = json
-  format_args = time-rfc3339
-  transport = log
-}
-metric vsmlist_distribute {
-  exporter = vsmlist
-  exporter_include = name fields
-  filter = event=vsmlist_distribute_finished
-}
-"""
+EXPORTER = vsmstack.EVENT_EXPORTER_CONF
 # Lists that do not name the relay use the stack's submission_host (the
 # aiosmtpd relay); the slow-relay list waits 1s at most
 TIMEOUT_SETTING = "1s"

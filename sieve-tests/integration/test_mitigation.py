@@ -87,26 +87,9 @@ ZONE = {
     "_dmarc.lists.example": "v=DMARC1; p=reject; adkim=s; aspf=s",
 }
 
-AUTH_ZONE = [
-    "local-ttl=300",
-    "auth-server=ns.example,127.0.0.1",
-    "auth-zone=example",
-    "auth-soa=1,hostmaster.example,1200,120,604800,300",
-    "auth-ttl=300",
-]
+AUTH_ZONE = vsmstack.AUTH_ZONE_EXAMPLE
 
-EXPORTER = """
-event_exporter vsmlist {
-  format = json
-  format_args = time-rfc3339
-  transport = log
-}
-metric vsmlist_distribute {
-  exporter = vsmlist
-  exporter_include = name fields
-  filter = event=vsmlist_distribute_finished
-}
-"""
+EXPORTER = vsmstack.EVENT_EXPORTER_CONF
 
 LIST_DOMAIN = "lists.example"
 AUTHOR_KEYS = ["reject.example", "quarantine.example", "none.example",

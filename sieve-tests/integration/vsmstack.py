@@ -285,6 +285,33 @@ class DkimKey:
         return sig + msg
 
 
+# Dovecot exports each post's vsmlist_distribute_finished event as JSON
+# into its log (the stats process logs it): pass as dovecot_extra_conf
+EVENT_EXPORTER_CONF = """
+event_exporter vsmlist {
+  format = json
+  format_args = time-rfc3339
+  transport = log
+}
+metric vsmlist_distribute {
+  exporter = vsmlist
+  exporter_include = name fields
+  filter = event=vsmlist_distribute_finished
+}
+"""
+
+# dnsmasq as the authoritative server of "example": answers carry TTLs and
+# negative answers the zone's SOA, as real servers' do (its local data
+# otherwise has TTL 0 and no SOA, which nothing may cache): pass as
+# dns_extra_conf
+AUTH_ZONE_EXAMPLE = [
+    "local-ttl=300",
+    "auth-server=ns.example,127.0.0.1",
+    "auth-zone=example",
+    "auth-soa=1,hostmaster.example,1200,120,604800,300",
+    "auth-ttl=300",
+]
+
 # --------------------------------------------------------------------------
 # DNS: dnsmasq
 
