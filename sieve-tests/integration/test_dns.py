@@ -15,12 +15,10 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import threading
-import time
 
 import dns.flags
 import dns.message
@@ -29,6 +27,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest
+
+import vsmstack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -67,77 +67,19 @@ if not os.access(DNSMASQ, os.X_OK):
 
 def free_port():
     """A loopback port free for both TCP and UDP now."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
-
-
-def stop_process(proc):
-    """SIGTERM the process we started, by its PID; SIGKILL if it lingers."""
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
+    return vsmstack.free_port(udp_too=True)
 
 
 # --- servers -----------------------------------------------------------------
 
-class Dnsmasq:
+class Dnsmasq(vsmstack.DnsServer):
+    """The stack's dnsmasq with raw config lines for records and a TTL for
+    its local data, started at once."""
+
     def __init__(self, workdir, records):
-        self.workdir = workdir
-        self.port = free_port()
-        self.conf_path = os.path.join(workdir, "dnsmasq.conf")
-        self.log_path = os.path.join(workdir, "dnsmasq.log")
-        lines = [
-            f"port={self.port}",
-            "listen-address=127.0.0.1",
-            "bind-interfaces",
-            "no-resolv",
-            "no-hosts",
-            "no-poll",
-            "local=/#/",
-            "user=nobody",
-            "group=nogroup",
-            f"pid-file={os.path.join(workdir, 'dnsmasq.pid')}",
-            "cache-size=0",
-            f"local-ttl={LOCAL_TTL}",
-            "log-queries",
-            f"log-facility={self.log_path}",
-        ] + list(records)
-        with open(self.conf_path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        open(self.log_path, "a").close()
-        os.chown(self.log_path, 65534, 65534)
-        self.proc = subprocess.Popen([DNSMASQ, "-k", "-C", self.conf_path],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        # A UDP query sent before dnsmasq binds is lost: wait for TCP
-        deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode(errors="replace")
-                raise RuntimeError(f"dnsmasq exited: {out}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("dnsmasq did not start")
-                time.sleep(0.02)
+        super().__init__(workdir, extra_conf=list(records) +
+                         [f"local-ttl={LOCAL_TTL}"])
+        self.start()
 
     @property
     def server(self):
@@ -146,10 +88,6 @@ class Dnsmasq:
     def log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()
-
-    def stop(self):
-        stop_process(self.proc)
-        self.proc.stdout.close()
 
 
 class Responder:
