@@ -15,7 +15,7 @@ packages="
 	dovecot-managesieved
 	libldns-dev ldnsutils libgmime-3.0-dev libpsl-dev publicsuffix
 	libidn2-dev clang libclang-rt-14-dev
-	dnsmasq-base postfix swaks
+	dnsmasq-base postfix swaks openssl
 	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
 "
 
