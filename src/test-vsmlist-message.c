@@ -121,18 +121,37 @@ static void test_message_wrap(void)
 	test_end();
 }
 
+/* What vsmlist_message_read_header() says of a header (a body follows) */
+static const char *test_header_malformed(string_t *header)
+{
+	ARRAY_TYPE(vsmlist_header_field) fields;
+	struct istream *input;
+	const char *malformed, *error;
+
+	str_append(header, "\r\nbody\r\n");
+	t_array_init(&fields, 8);
+	input = test_istream_create_data(str_data(header), str_len(header));
+	test_assert(vsmlist_message_read_header(input, pool_datastack_create(),
+						&fields, &malformed,
+						&error) == 0);
+	i_stream_unref(&input);
+	return malformed;
+}
+
 static void test_message_header(void)
 {
 	ARRAY_TYPE(vsmlist_header_field) fields;
 	const struct vsmlist_header_field *field;
-	const char *const *values, *error;
+	const char *const *values, *malformed, *error;
 	struct istream *input;
 
 	test_begin("message: header fields raw and unfolded");
 	t_array_init(&fields, 8);
 	input = test_input(signed_post, 0);
 	test_assert(vsmlist_message_read_header(input, pool_datastack_create(),
-						&fields, &error) == 0);
+						&fields, &malformed,
+						&error) == 0);
+	test_assert(malformed == NULL);
 	test_assert(array_count(&fields) == 5);
 	field = vsmlist_message_header_first(&fields, "dkim-signature");
 	test_assert_strcmp(field->raw,
@@ -146,6 +165,37 @@ static void test_message_header(void)
 		    values[1] == NULL);
 	test_assert(vsmlist_message_header_values(&fields, "Cc") == NULL);
 	i_stream_unref(&input);
+	test_end();
+
+	test_begin("message: header bounds and lines without a field name");
+	t_array_init(&fields, 8);
+	input = test_istream_create("no colon here\r\nA: 1\r\n"
+				    "B:\r\n 2\r\n\r\nbody");
+	test_assert(vsmlist_message_read_header(input, pool_datastack_create(),
+						&fields, &malformed,
+						&error) == 0);
+	test_assert(malformed == NULL && array_count(&fields) == 2);
+	field = vsmlist_message_header_first(&fields, "B");
+	test_assert_strcmp(vsmlist_header_field_raw_value(field), "\r\n 2");
+	test_assert_strcmp(vsmlist_header_field_value_lines(field), "2");
+	i_stream_unref(&input);
+
+	string_t *big = t_str_new(VSMLIST_MESSAGE_MAX_HEADER_SIZE + 2048);
+	while (str_len(big) <= VSMLIST_MESSAGE_MAX_HEADER_SIZE) {
+		str_append(big, "X-Filler: ");
+		for (unsigned int i = 0; i < 900; i++)
+			str_append_c(big, 'a' + i % 26);
+		str_append(big, "\r\n");
+	}
+	malformed = test_header_malformed(big);
+	test_assert(malformed != NULL && strstr(malformed, "larger than") != NULL);
+
+	str_truncate(big, 0);
+	for (unsigned int i = 0; i <= VSMLIST_MESSAGE_MAX_HEADER_FIELDS; i++)
+		str_append(big, "A: b\r\n");
+	malformed = test_header_malformed(big);
+	test_assert(malformed != NULL &&
+		    strstr(malformed, "header fields") != NULL);
 	test_end();
 }
 

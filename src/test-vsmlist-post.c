@@ -5,6 +5,7 @@
 #include "str.h"
 #include "istream.h"
 #include "test-vsmlist.h"
+#include "test-vsmlist-header-check.h"
 #include "vsmlist-compose.h"
 #include "vsmlist-post.h"
 
@@ -24,7 +25,8 @@ static const char *test_original =
 	"Message-ID: <orig@a.example>\r\n"
 	"References: <r1@a.example>\r\n"
 	" <r2@a.example>\r\n"
-	"DKIM-Signature: v=1; d=a.example; h=from:to:subject:list-id; b=x\r\n"
+	"DKIM-Signature: v=1; a=rsa-sha256; s=s; d=a.example; bh=x;\r\n"
+	" h=from:to:subject:list-id; b=x\r\n"
 	"\r\n"
 	"caf\xc3\xa9\r\n"
 	"no final newline";
@@ -53,9 +55,10 @@ static bool str_ends_with(const char *str, const char *suffix)
 }
 
 static struct vsmlist_post *
-test_prepare(enum vsmlist_dmarc_mode mode, const char *message, pool_t pool)
+test_prepare_data(enum vsmlist_dmarc_mode mode, const void *message,
+		  size_t size, pool_t pool)
 {
-	struct istream *input = test_istream_create(message);
+	struct istream *input = test_istream_create_data(message, size);
 	struct vsmlist_post *post = NULL;
 	struct event *event = event_create(NULL);
 	const char *error;
@@ -67,6 +70,22 @@ test_prepare(enum vsmlist_dmarc_mode mode, const char *message, pool_t pool)
 	i_stream_unref(&input);
 	event_unref(&event);
 	return post;
+}
+
+static struct vsmlist_post *
+test_prepare(enum vsmlist_dmarc_mode mode, const char *message, pool_t pool)
+{
+	return test_prepare_data(mode, message, strlen(message), pool);
+}
+
+/* The copy's header is well formed and carries our loop marker */
+static void test_assert_header_sound(const char *out)
+{
+	const unsigned char *data = (const unsigned char *)out;
+	const char *problem = test_vsmlist_header_problem(data, strlen(out));
+
+	test_assert_strcmp(problem, NULL);
+	test_assert(test_vsmlist_header_has(data, strlen(out), "X-Loop"));
 }
 
 static void test_post_wrap(void)
@@ -183,6 +202,126 @@ static void test_post_unusable_author(void)
 	test_end();
 }
 
+static void test_post_header_nul(void)
+{
+	static const char nul_reply_to[] =
+		"Reply-To\0: x@a.example\r\nSubject: y\r\n\r\nbody\r\n";
+	static const char nul_munge[] =
+		"From: Ann <ann@a.example>\r\n"
+		"Reply-To\0: x@a.example\r\nCc: c@c.example\r\n"
+		"Subject: y\r\n\r\nbody\r\n";
+	static const char nul_value[] =
+		"From: Ann <ann@a.example>\r\nSubject: a\0b\r\n\r\nbody\r\n";
+	static const enum vsmlist_dmarc_mode modes[] = {
+		VSMLIST_DMARC_MODE_AUTO, VSMLIST_DMARC_MODE_WRAP,
+		VSMLIST_DMARC_MODE_MUNGE, VSMLIST_DMARC_MODE_NONE,
+	};
+	pool_t pool = pool_alloconly_create("test post", 4096);
+	struct vsmlist_post *post;
+	unsigned int i;
+
+	test_begin("post: a NUL in the header is malformed, in every mode");
+	for (i = 0; i < N_ELEMENTS(modes); i++) {
+		post = test_prepare_data(modes[i], nul_reply_to,
+					 sizeof(nul_reply_to) - 1, pool);
+		test_assert_idx(post != NULL && post->malformed != NULL, i);
+		vsmlist_post_free(&post);
+		post = test_prepare_data(modes[i], nul_munge,
+					 sizeof(nul_munge) - 1, pool);
+		test_assert_idx(post != NULL && post->malformed != NULL, i);
+		vsmlist_post_free(&post);
+		post = test_prepare_data(modes[i], nul_value,
+					 sizeof(nul_value) - 1, pool);
+		test_assert_idx(post != NULL && post->malformed != NULL, i);
+		vsmlist_post_free(&post);
+	}
+	pool_unref(&pool);
+	test_end();
+}
+
+static void test_post_munge_folded(void)
+{
+	static const char *const posts[] = {
+		/* From folded right after the colon */
+		"From:\r\n Ann <ann@a.example>\r\n"
+		"Reply-To: r@a.example\r\nCc: c1@x.example\r\n"
+		"X-Other: y\r\nCc: c2@x.example\r\nSubject: s\r\n"
+		"\r\nbody\r\n",
+		/* No space after the colon */
+		"From:Ann <ann@a.example>\r\nReply-To:r@a.example\r\n"
+		"Cc:c1@x.example\r\nCc:\r\n c2@x.example\r\n"
+		"Subject: s\r\n\r\nbody\r\n",
+		/* Every field folded after the colon */
+		"From:\r\n Ann <ann@a.example>\r\nReply-To:\r\n r@a.example\r\n"
+		"Cc:\r\n c1@x.example\r\nCc:\r\n\tc2@x.example\r\n"
+		"Subject:\r\n s\r\n\r\nbody\r\n",
+	};
+	pool_t pool = pool_alloconly_create("test post", 4096);
+	struct vsmlist_post *post;
+	const char *out, *hdr_end;
+	unsigned int i;
+
+	test_begin("post: munge keeps the header well formed, all Cc merged");
+	for (i = 0; i < N_ELEMENTS(posts); i++) {
+		post = test_prepare(VSMLIST_DMARC_MODE_MUNGE, posts[i], pool);
+		test_assert_idx(post->decision.mitigation ==
+				VSMLIST_MITIGATION_MUNGE, i);
+		out = test_stream(post);
+		test_assert_header_sound(out);
+		hdr_end = strstr(out, "\r\n\r\n");
+		test_assert_idx(hdr_end != NULL, i);
+		if (hdr_end == NULL)
+			continue;
+		/* Everything of the header stays in the header */
+		test_assert_idx(strstr(hdr_end, "Subject:") == NULL, i);
+		test_assert_idx(strstr(hdr_end, "X-Loop:") == NULL, i);
+		/* One Cc, naming both copies and the author */
+		out = t_strndup(out, hdr_end - out);
+		test_assert_idx(strstr(out, "c1@x.example") != NULL, i);
+		test_assert_idx(strstr(out, "c2@x.example") != NULL, i);
+		test_assert_idx(strstr(strstr(out, "\r\nCc:"),
+				       "ann@a.example") != NULL, i);
+		test_assert_idx(strstr(strstr(out, "\r\nCc:") + 4,
+				       "\r\nCc:") == NULL, i);
+		vsmlist_post_free(&post);
+	}
+	pool_unref(&pool);
+	test_end();
+}
+
+static void test_post_invalid_dkim(void)
+{
+	pool_t pool = pool_alloconly_create("test post", 4096);
+	struct vsmlist_post *post;
+	const char *out;
+
+	test_begin("post: an invalid DKIM-Signature leaves out no list header");
+	post = test_prepare(VSMLIST_DMARC_MODE_NONE,
+		"DKIM-Signature: v=1\r\nFrom: Ann <ann@a.example>\r\n"
+		"Subject: s\r\n\r\nbody\r\n", pool);
+	out = test_stream(post);
+	test_assert_header_sound(out);
+	test_assert(strstr(out, "\r\nList-Id: ") != NULL);
+	test_assert(strstr(out, "\r\nList-Post: ") != NULL);
+	test_assert(strstr(out, "\r\nSender: ") != NULL);
+	test_assert_strcmp(post->left_out, "");
+	vsmlist_post_free(&post);
+	test_end();
+
+	test_begin("post: X-Loop is added even where a signature names it");
+	post = test_prepare(VSMLIST_DMARC_MODE_NONE,
+		"DKIM-Signature: v=1; a=rsa-sha256; d=a.example; s=s;\r\n"
+		" h=from:subject:x-loop:list-id; bh=x; b=y\r\n"
+		"From: Ann <ann@a.example>\r\nSubject: s\r\n\r\nbody\r\n",
+		pool);
+	out = test_stream(post);
+	test_assert_header_sound(out);
+	test_assert(strstr(out, "\r\nList-Id: ") == NULL);
+	vsmlist_post_free(&post);
+	pool_unref(&pool);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -190,6 +329,9 @@ int main(void)
 		test_post_untouched,
 		test_post_munge,
 		test_post_unusable_author,
+		test_post_munge_folded,
+		test_post_invalid_dkim,
+		test_post_header_nul,
 		NULL
 	};
 	vsmlist_compose_init();

@@ -356,7 +356,10 @@ vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
 	vsmlist_compose_list_headers(set, TRUE, &headers);
 
 	array_foreach(&headers, hdr) {
-		signer = vsmlist_dkim_covers(coverage, hdr->name);
+		/* X-Loop is the loop guard's anchor: always added, whatever
+		   a signature names (no author has a reason to sign it) */
+		signer = (strcmp(hdr->name, VSMLIST_LOOP_HEADER) == 0 ? NULL :
+			  vsmlist_dkim_covers(coverage, hdr->name));
 		if (signer == NULL) {
 			str_append(head, hdr->line);
 			/* Other lists' X-Loop lines stay: each marks its own
@@ -400,6 +403,32 @@ static void append_list_headers(const struct vsmlist_settings *set,
 	str_append(head, trace_header(set));
 }
 
+/* "Cc: <each Cc field's addresses>, <the author>": one field for all the
+   post's Cc fields (a header may have only one), each value keeping its
+   own folding, every further line starting with white space */
+static void
+append_cc_with_author(const struct vsmlist_header_field *from,
+		      const ARRAY_TYPE(vsmlist_header_field) *fields,
+		      string_t *head)
+{
+	const struct vsmlist_header_field *field;
+	const char *value;
+	bool first = TRUE;
+
+	str_append(head, "Cc:");
+	array_foreach(fields, field) {
+		if (strcasecmp(field->name, "Cc") != 0)
+			continue;
+		value = vsmlist_header_field_value_lines(field);
+		if (*value == '\0')
+			continue;
+		str_printfa(head, "%s %s", first ? "" : ",\r\n", value);
+		first = FALSE;
+	}
+	str_printfa(head, "%s %s\r\n", first ? "" : ",\r\n",
+		    vsmlist_header_field_value_lines(from));
+}
+
 const char *
 vsmlist_compose_munge_head(const struct vsmlist_settings *set,
 			   const struct vsmlist_author_mailbox *author,
@@ -408,30 +437,25 @@ vsmlist_compose_munge_head(const struct vsmlist_settings *set,
 {
 	static const char *const remove_from[] = { "From", NULL };
 	static const char *const remove_from_cc[] = { "From", "Cc", NULL };
-	const struct vsmlist_header_field *from, *cc;
+	const struct vsmlist_header_field *from;
 	string_t *head = t_str_new(512);
 
-	from = vsmlist_message_header_first(fields, "From");
-	i_assert(from != NULL);
 	str_append(head, vsmlist_compose_from(set, author));
-	/* The author's own field values with their folding: a long one
-	   stays within the line limit */
-	if (vsmlist_message_header_first(fields, "Reply-To") == NULL) {
-		str_printfa(head, "Reply-To:%s\r\n",
-			    vsmlist_header_field_raw_value(from));
+	from = vsmlist_message_header_first(fields, "From");
+	if (from == NULL ||
+	    *vsmlist_header_field_value_lines(from) == '\0') {
+		/* Not reached: a post without a usable author is wrapped */
+		*remove_r = remove_from;
+	} else if (vsmlist_message_header_first(fields, "Reply-To") == NULL) {
+		/* The author's own field value with its folding: a long one
+		   stays within the line limit */
+		str_printfa(head, "Reply-To: %s\r\n",
+			    vsmlist_header_field_value_lines(from));
 		*remove_r = remove_from;
 	} else {
 		/* The author chose where replies go; keep it, and keep the
 		   author reachable as a copy recipient */
-		cc = vsmlist_message_header_first(fields, "Cc");
-		if (cc == NULL) {
-			str_printfa(head, "Cc:%s\r\n",
-				    vsmlist_header_field_raw_value(from));
-		} else {
-			str_printfa(head, "Cc:%s,\r\n%s\r\n",
-				    vsmlist_header_field_raw_value(cc),
-				    vsmlist_header_field_raw_value(from));
-		}
+		append_cc_with_author(from, fields, head);
 		*remove_r = remove_from_cc;
 	}
 	append_list_headers(set, head);
@@ -453,12 +477,13 @@ const char *vsmlist_compose_wrap_head(const struct vsmlist_settings *set,
 	/* Replies go where the author wanted them */
 	reply_to = vsmlist_message_header_first(params->fields, "Reply-To");
 	from = vsmlist_message_header_first(params->fields, "From");
-	if (reply_to != NULL) {
-		str_printfa(head, "Reply-To:%s\r\n",
-			    vsmlist_header_field_raw_value(reply_to));
+	if (reply_to != NULL &&
+	    *vsmlist_header_field_value_lines(reply_to) != '\0') {
+		str_printfa(head, "Reply-To: %s\r\n",
+			    vsmlist_header_field_value_lines(reply_to));
 	} else if (params->author != NULL && from != NULL) {
-		str_printfa(head, "Reply-To:%s\r\n",
-			    vsmlist_header_field_raw_value(from));
+		str_printfa(head, "Reply-To: %s\r\n",
+			    vsmlist_header_field_value_lines(from));
 	}
 	for (i = 0; i < N_ELEMENTS(copied); i++)
 		str_append(head, copy_field(params->fields, copied[i]));

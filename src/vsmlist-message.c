@@ -9,6 +9,7 @@
 #include "istream-concat.h"
 #include "istream-crlf.h"
 #include "istream-header-filter.h"
+#include "message-size.h"
 #include "message-header-parser.h"
 
 #include "vsmlist-message.h"
@@ -17,24 +18,60 @@
 #define VSMLIST_MAX_LINE_LENGTH 998
 #define SCAN_BLOCK 8192
 
+/* Whether the parser's line holds a NUL (RFC 5322 forbids it anywhere in
+   a message; where it sits in a name, C strings would cut the line) */
+static bool header_line_has_nul(const struct message_header_line *hdr)
+{
+	return memchr(hdr->name, '\0', hdr->name_len) != NULL ||
+		memchr(hdr->value, '\0', hdr->value_len) != NULL;
+}
+
 int vsmlist_message_read_header(struct istream *input, pool_t pool,
 				ARRAY_TYPE(vsmlist_header_field) *fields,
-				const char **error_r)
+				const char **malformed_r, const char **error_r)
 {
 	struct message_header_parser_ctx *parser;
 	struct message_header_line *hdr;
+	struct message_size hdr_size;
 	struct vsmlist_header_field *field;
 	string_t *raw, *value;
+	bool skip = FALSE;
 	int ret;
 
+	*malformed_r = NULL;
 	raw = t_str_new(256);
 	value = t_str_new(256);
-	parser = message_parse_header_init(input, NULL,
+	i_zero(&hdr_size);
+	parser = message_parse_header_init(input, &hdr_size,
 					   MESSAGE_HEADER_PARSER_FLAG_DROP_CR);
+	/* The parser then keeps no more than this of the header in memory
+	   (it cuts values beyond it); we stop storing at the same bound */
+	message_parse_header_set_limit(parser, VSMLIST_MESSAGE_MAX_HEADER_SIZE);
 	while ((ret = message_parse_header_next(parser, &hdr)) > 0) {
 		if (hdr->eoh)
 			continue;
+		if (*malformed_r == NULL) {
+			if (header_line_has_nul(hdr)) {
+				*malformed_r = "a NUL byte in the header";
+			} else if (hdr_size.physical_size +
+				   hdr->value_len >
+				   VSMLIST_MESSAGE_MAX_HEADER_SIZE) {
+				*malformed_r = t_strdup_printf(
+					"a header larger than %u bytes",
+					VSMLIST_MESSAGE_MAX_HEADER_SIZE);
+			} else if (array_count(fields) >=
+				   VSMLIST_MESSAGE_MAX_HEADER_FIELDS) {
+				*malformed_r = t_strdup_printf(
+					"more than %u header fields",
+					VSMLIST_MESSAGE_MAX_HEADER_FIELDS);
+			}
+		}
+		if (*malformed_r != NULL)
+			continue;	/* read on, store nothing more */
 		if (!hdr->continued) {
+			/* A line without a colon (or with an overlong name)
+			   is no field: nothing can look it up */
+			skip = (hdr->name_len == 0);
 			str_truncate(raw, 0);
 			str_truncate(value, 0);
 			str_append_data(raw, hdr->name, hdr->name_len);
@@ -45,13 +82,15 @@ int vsmlist_message_read_header(struct istream *input, pool_t pool,
 		}
 		str_append_data(raw, hdr->value, hdr->value_len);
 		str_append_data(value, hdr->value, hdr->value_len);
-		if (hdr->continues)
+		if (hdr->continues || skip)
 			continue;
 		field = array_append_space(fields);
-		field->name = p_strdup(pool, hdr->name);
+		field->name = p_strndup(pool, hdr->name, hdr->name_len);
 		field->raw = p_strdup(pool, str_c(raw));
 		field->value = p_strdup(pool, str_c(value));
 	}
+	if (*malformed_r == NULL && message_parse_header_has_nuls(parser))
+		*malformed_r = "a NUL byte in the header";
 	message_parse_header_deinit(&parser);
 	if (input->stream_errno != 0) {
 		*error_r = t_strdup_printf("read(%s) failed: %s",
@@ -97,8 +136,20 @@ const char *vsmlist_header_field_raw_value(const struct vsmlist_header_field *fi
 {
 	const char *colon = strchr(field->raw, ':');
 
-	i_assert(colon != NULL);
-	return colon + 1;
+	/* Only fields with a name and a colon are stored */
+	return (colon == NULL ? "" : colon + 1);
+}
+
+const char *
+vsmlist_header_field_value_lines(const struct vsmlist_header_field *field)
+{
+	const char *value = vsmlist_header_field_raw_value(field);
+
+	/* Folding right after the colon: start on the first line with text */
+	while (*value == ' ' || *value == '\t' || *value == '\r' ||
+	       *value == '\n')
+		value++;
+	return value;
 }
 
 /* The original without the named headers, CRLF-terminated */

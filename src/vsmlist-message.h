@@ -20,11 +20,19 @@ struct vsmlist_header_field {
 };
 ARRAY_DEFINE_TYPE(vsmlist_header_field, struct vsmlist_header_field);
 
+/* What of a post's header is kept in memory: beyond either bound the post
+   is malformed (the list keeps it rather than distribute it) */
+#define VSMLIST_MESSAGE_MAX_HEADER_SIZE (1024 * 1024)
+#define VSMLIST_MESSAGE_MAX_HEADER_FIELDS 10000
+
 /* Read the header of the post (from the stream's current offset; the
-   stream is left after the header). Returns 0, or -1 on read error. */
+   stream is left after the header). Lines without a field name (no colon)
+   are not stored. malformed_r is set (and the fields are incomplete) when
+   the header holds a NUL byte or is beyond the bounds above. Returns 0,
+   or -1 on read error. */
 int vsmlist_message_read_header(struct istream *input, pool_t pool,
 				ARRAY_TYPE(vsmlist_header_field) *fields,
-				const char **error_r);
+				const char **malformed_r, const char **error_r);
 /* The unfolded values of a header, NULL-terminated, or NULL if absent */
 const char *const *
 vsmlist_message_header_values(const ARRAY_TYPE(vsmlist_header_field) *fields,
@@ -34,6 +42,10 @@ vsmlist_message_header_first(const ARRAY_TYPE(vsmlist_header_field) *fields,
 			     const char *name);
 /* The field's value as written, after the colon, folding kept */
 const char *vsmlist_header_field_raw_value(const struct vsmlist_header_field *field);
+/* The same from its first non-blank character: its line breaks are all
+   followed by white space, so it can follow any "Name: " or ", " */
+const char *
+vsmlist_header_field_value_lines(const struct vsmlist_header_field *field);
 
 /* The original with Return-Path (it belongs to the final delivery) and
    the header fields named in remove dropped, and prepend (complete CRLF

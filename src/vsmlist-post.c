@@ -112,9 +112,15 @@ int vsmlist_post_prepare(pool_t pool, const struct vsmlist_settings *set,
 
 	i_stream_seek(input, 0);
 	if (vsmlist_message_read_header(input, pool, &post->fields,
-					error_r) < 0) {
+					&post->malformed, error_r) < 0) {
 		vsmlist_post_free(&post);
 		return -1;
+	}
+	if (post->malformed != NULL) {
+		/* Nothing is built from a header we could not read whole */
+		post->malformed = p_strdup(pool, post->malformed);
+		*post_r = post;
+		return 0;
 	}
 
 	post->looked_up = (mode == VSMLIST_DMARC_MODE_AUTO);

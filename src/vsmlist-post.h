@@ -16,6 +16,9 @@ struct vsmlist_post {
 	struct istream *input;
 
 	ARRAY_TYPE(vsmlist_header_field) fields;
+	/* Why the post cannot be distributed as it is (a NUL in its header,
+	   a header too large), or NULL */
+	const char *malformed;
 	struct vsmlist_policy policy;
 	/* DNS was asked (mode auto) */
 	bool looked_up;
@@ -34,7 +37,8 @@ struct vsmlist_post {
 
 /* Read the post's header, discover the policy (mode auto), decide, and
    prepare the members' copy. mode: the per-call :dmarc, else the
-   setting. Returns 0, or -1 when the post cannot be read. */
+   setting. Returns 0 (with post->malformed set and nothing else prepared
+   when the header cannot be used), or -1 when the post cannot be read. */
 int vsmlist_post_prepare(pool_t pool, const struct vsmlist_settings *set,
 			 enum vsmlist_dmarc_mode mode, struct istream *input,
 			 const char *home, struct event *event,
