@@ -138,7 +138,8 @@ static void test_compose_list_headers(void)
 		NULL
 	};
 	static const char *const sigs[] = {
-		"v=1; d=a.example; h=from:list-id:sender:x-loop; b=x", NULL
+		"v=1; a=rsa-sha256; s=s; bh=x; d=a.example; "
+		"h=from:list-id:sender:x-loop; b=x", NULL
 	};
 	const struct vsmlist_settings *set = test_vsmlist_settings(pairs);
 	ARRAY_TYPE(vsmlist_list_header) headers;
@@ -164,16 +165,18 @@ static void test_compose_list_headers(void)
 	test_begin("compose: untouched head leaves out what DKIM signs");
 	cov = vsmlist_dkim_coverage_init(pool, sigs);
 	head = vsmlist_compose_untouched_head(set, cov, &replace, left_out);
-	/* What is added replaces the post's own; X-Loop lines stay */
+	/* What is added replaces the post's own; X-Loop lines stay, and ours
+	   is always added */
 	test_assert_strcmp(t_strarray_join(replace, " "),
 			   "List-Post List-Help List-Owner");
 	test_assert_strcmp(head,
+		"X-Loop: friends@lists.example\r\n"
 		"List-Post: <mailto:friends@lists.example>\r\n"
 		"List-Help: <mailto:friends+help@lists.example>\r\n"
 		"List-Owner: <mailto:owner@lists.example>\r\n");
 	test_assert_strcmp(str_c(left_out),
-		"X-Loop (signed by d=a.example), Sender (signed by "
-		"d=a.example), List-Id (signed by d=a.example)");
+		"Sender (signed by d=a.example), List-Id (signed by "
+		"d=a.example)");
 	cov = vsmlist_dkim_coverage_init(pool, NULL);
 	head = vsmlist_compose_untouched_head(set, cov, &replace, NULL);
 	test_assert(str_begins(head, "X-Loop: friends@lists.example\r\n"

@@ -59,9 +59,9 @@ const char *vsmlist_compose_notice(const struct vsmlist_settings *set,
 /* Quoted-printable body of UTF-8 text (7-bit clean, lines <= 76) */
 const char *vsmlist_compose_qp(const char *text);
 
-/* What an untouched copy gets on top: the trace header X-Loop, Sender and
-   the list headers, each only where no DKIM signature of the post names
-   it. replace_r gets the names of those added that replace the post's own
+/* What an untouched copy gets on top: the trace header X-Loop (always),
+   Sender and the list headers, each only where no DKIM signature of the
+   post names it. replace_r gets the names of those added that replace the post's own
    (an upstream list's List-Id, a Sender: only one may exist). left_out
    (if not NULL) gets "Name (d=domain)" for each one left out,
    comma-separated. */

@@ -15,9 +15,10 @@ struct vsmlist_dkim_coverage *
 vsmlist_dkim_coverage_init(pool_t pool, const char *const *signatures);
 
 /* The signing domain (d=) of a signature whose h= names the header
-   (case-insensitively), or NULL when none does. A signature without a
-   parsable h= covers everything: it is broken anyway, and adding nothing
-   cannot make it worse. */
+   (case-insensitively), or NULL when none does. Signatures a verifier
+   rejects on sight (a malformed tag-list, a required tag missing, v not 1,
+   h= without From, a d= that is no domain name) are ignored: they protect
+   nothing, and a forged one must not keep the list's headers out. */
 const char *vsmlist_dkim_covers(const struct vsmlist_dkim_coverage *coverage,
 				const char *header_name);
 
