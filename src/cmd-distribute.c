@@ -111,8 +111,11 @@ const struct sieve_operation_def distribute_operation = {
  */
 
 struct act_distribute_context {
-	/* Inline members from :members, or NULL for the configured store */
-	struct vsmlist_members *members;
+	/* Inline members from :members (valid addresses, NULL-terminated),
+	   or NULL for the configured store. Plain strings: the result pool
+	   holds nothing that needs a destructor. */
+	const char *const *members;
+	unsigned int members_count;
 	/* :dmarc, or the setting */
 	bool dmarc_mode_set;
 	enum vsmlist_dmarc_mode dmarc_mode;
@@ -292,28 +295,42 @@ cmd_distribute_operation_dump(const struct sieve_dumptime_env *denv,
 static int
 cmd_distribute_read_members(const struct sieve_runtime_env *renv,
 			    struct sieve_stringlist *list,
-			    struct vsmlist_members **members_r)
+			    struct act_distribute_context *actx)
 {
-	struct vsmlist_members *members;
+	pool_t pool = sieve_result_pool(renv->result);
+	ARRAY_TYPE(const_string) members;
+	struct smtp_address *address;
 	string_t *item = NULL;
-	const char *error;
+	const char *member, *error;
 	int ret;
 
-	members = vsmlist_members_init(sieve_result_pool(renv->result));
+	p_array_init(&members, pool, 16);
 	while ((ret = sieve_stringlist_next_item(list, &item)) > 0) {
-		if (vsmlist_members_add(members, str_c(item), &error) < 0) {
-			sieve_runtime_warning(
-				renv, NULL, "distribute command: "
-				"specified member address '%s' is invalid: "
-				"%s (skipped)",
-				str_sanitize(str_c(item), 128), error);
+		if (smtp_address_parse_path(pool_datastack_create(),
+					    str_c(item),
+					    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
+					    &address, &error) < 0) {
+			/* error is set */
+		} else if (address->localpart == NULL ||
+			   address->domain == NULL) {
+			error = "Missing domain";
+		} else {
+			member = p_strdup(pool, str_c(item));
+			array_push_back(&members, &member);
+			continue;
 		}
+		sieve_runtime_warning(
+			renv, NULL, "distribute command: specified member "
+			"address '%s' is invalid: %s (skipped)",
+			str_sanitize(str_c(item), 128), error);
 	}
 	if (ret < 0) {
 		sieve_runtime_trace_error(renv, "invalid members string list");
 		return SIEVE_EXEC_BIN_CORRUPT;
 	}
-	*members_r = members;
+	actx->members_count = array_count(&members);
+	array_append_zero(&members);
+	actx->members = array_front(&members);
 	return SIEVE_EXEC_OK;
 }
 
@@ -358,8 +375,7 @@ cmd_distribute_operation_execute(const struct sieve_runtime_env *renv,
 	actx = p_new(sieve_result_pool(renv->result),
 		     struct act_distribute_context, 1);
 	if (members_list != NULL) {
-		ret = cmd_distribute_read_members(renv, members_list,
-						  &actx->members);
+		ret = cmd_distribute_read_members(renv, members_list, actx);
 		if (ret <= 0)
 			return ret;
 	}
@@ -377,15 +393,13 @@ cmd_distribute_operation_execute(const struct sieve_runtime_env *renv,
 	if (sieve_runtime_trace_active(renv, SIEVE_TRLVL_ACTIONS)) {
 		const struct ext_vsmlist_context *extctx =
 			ext_vsmlist_get_context(this_ext);
-		unsigned int count;
 
 		sieve_runtime_trace(renv, 0, "distribute action");
 		sieve_runtime_trace_descend(renv);
 		if (actx->members != NULL) {
-			(void)vsmlist_members_get(actx->members, &count);
 			sieve_runtime_trace(renv, 0, "distribute message to "
 					    "%u member(s) given by :members",
-					    count);
+					    actx->members_count);
 		} else if (extctx->set != NULL) {
 			sieve_runtime_trace(renv, 0, "distribute message to "
 					    "the members in %s",
@@ -422,12 +436,11 @@ act_distribute_print(const struct sieve_action *action,
 		     const struct sieve_result_print_env *rpenv, bool *keep)
 {
 	const struct act_distribute_context *actx = action->context;
-	unsigned int count;
 
 	if (actx->members != NULL) {
-		(void)vsmlist_members_get(actx->members, &count);
 		sieve_result_action_printf(rpenv, "distribute message to %u "
-					   "list member(s)", count);
+					   "list member(s)",
+					   actx->members_count);
 	} else {
 		sieve_result_action_printf(rpenv, "distribute message to the "
 					   "list members");
@@ -465,27 +478,24 @@ static int
 act_distribute_get_members(const struct sieve_action_exec_env *aenv,
 			   const struct act_distribute_context *actx,
 			   const struct vsmlist_settings *set,
-			   struct vsmlist_members **members_r)
+			   struct vsmlist_members *members)
 {
 	struct sieve_instance *svinst = aenv->exec_env->svinst;
-	struct vsmlist_members *members;
-	const char *error;
+	const char *const *member, *error;
 
-	if (actx->members != NULL)
-		members = actx->members;
-	else {
-		members = vsmlist_members_init(sieve_result_pool(aenv->result));
-		if (vsmlist_members_load(members, set->members,
-					 sieve_environment_get_homedir(svinst),
-					 aenv->event, &error) < 0) {
-			/* Retry later rather than drop or half-send the
-			   post: the store may be back by then. */
-			sieve_result_global_error(
-				aenv, "failed to read the members "
-				"of %s: %s (temporary failure)",
-				smtp_address_encode(set->address), error);
-			return SIEVE_EXEC_TEMP_FAILURE;
-		}
+	if (actx->members != NULL) {
+		for (member = actx->members; *member != NULL; member++)
+			(void)vsmlist_members_add(members, *member, &error);
+	} else if (vsmlist_members_load(members, set->members,
+					sieve_environment_get_homedir(svinst),
+					aenv->event, &error) < 0) {
+		/* Retry later rather than drop or half-send the post: the
+		   store may be back by then. */
+		sieve_result_global_error(
+			aenv, "failed to read the members of %s: %s "
+			"(temporary failure)",
+			smtp_address_encode(set->address), error);
+		return SIEVE_EXEC_TEMP_FAILURE;
 	}
 	if (vsmlist_members_remove(members, set->address)) {
 		sieve_result_global_warning(
@@ -493,7 +503,6 @@ act_distribute_get_members(const struct sieve_action_exec_env *aenv,
 			"own member (skipped)",
 			smtp_address_encode(set->address));
 	}
-	*members_r = members;
 	return SIEVE_EXEC_OK;
 }
 
@@ -501,7 +510,7 @@ static int
 act_distribute_prepare(const struct sieve_action_exec_env *aenv,
 		       const struct act_distribute_context *actx,
 		       const struct vsmlist_settings *set, struct mail *mail,
-		       struct vsmlist_post **post_r)
+		       pool_t pool, struct vsmlist_post **post_r)
 {
 	struct sieve_instance *svinst = aenv->exec_env->svinst;
 	struct istream *input;
@@ -511,7 +520,7 @@ act_distribute_prepare(const struct sieve_action_exec_env *aenv,
 		return sieve_result_mail_error(aenv, mail,
 					       "failed to read the post");
 	}
-	if (vsmlist_post_prepare(sieve_result_pool(aenv->result), set,
+	if (vsmlist_post_prepare(pool, set,
 				 actx->dmarc_mode_set ? actx->dmarc_mode :
 				 set->dmarc_mode, input,
 				 sieve_environment_get_homedir(svinst),
@@ -524,8 +533,8 @@ act_distribute_prepare(const struct sieve_action_exec_env *aenv,
 }
 
 static int
-act_distribute_execute(const struct sieve_action_exec_env *aenv,
-		       void *tr_context ATTR_UNUSED, bool *keep)
+act_distribute_run(const struct sieve_action_exec_env *aenv,
+		   struct vsmlist_members *members, pool_t pool, bool *keep)
 {
 	const struct sieve_action *action = aenv->action;
 	const struct act_distribute_context *actx = action->context;
@@ -535,12 +544,12 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 	struct mail *mail = (action->mail != NULL ?
 			     action->mail :
 			     sieve_message_get_mail(aenv->msgctx));
-	struct vsmlist_members *members;
 	const struct smtp_address *const *rcpts;
 	struct vsmlist_post *vpost;
 	struct distribute_post post;
 	unsigned int rcpt_count;
 	const char *reason = NULL;
+	bool keep_post;
 	int ret;
 
 	if (set == NULL) {
@@ -569,7 +578,7 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		return SIEVE_EXEC_OK;
 	}
 
-	ret = act_distribute_get_members(aenv, actx, set, &members);
+	ret = act_distribute_get_members(aenv, actx, set, members);
 	if (ret != SIEVE_EXEC_OK)
 		return ret;
 	rcpts = vsmlist_members_get(members, &rcpt_count);
@@ -581,9 +590,23 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		return SIEVE_EXEC_OK;
 	}
 
-	ret = act_distribute_prepare(aenv, actx, set, mail, &vpost);
+	ret = act_distribute_prepare(aenv, actx, set, mail, pool, &vpost);
 	if (ret != SIEVE_EXEC_OK)
 		return ret;
+	if (vpost->malformed != NULL) {
+		struct event_passthrough *e =
+			sieve_action_create_finish_event(aenv)->
+			set_name("vsmlist_distribute_finished")->
+			add_str("vsmlist_list",
+				smtp_address_encode(set->address))->
+			add_str("vsmlist_skipped", vpost->malformed);
+
+		ext_vsmlist_log(aenv, e->event(), "not distributed: "
+				"malformed post: %s (message kept)",
+				vpost->malformed);
+		vsmlist_post_free(&vpost);
+		return SIEVE_EXEC_OK;
+	}
 	if (vpost->decision.mitigation == VSMLIST_MITIGATION_TEMPFAIL) {
 		/* sieve_vsmlist_dns_failure=tempfail: the MTA retries */
 		struct event *event =
@@ -619,9 +642,25 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 				"keep the author's DKIM signature valid: %s",
 				vpost->left_out);
 	}
-	ret = distribute_send(aenv, &post);
+	ret = distribute_send(aenv, &post, &keep_post);
 	vsmlist_post_free(&vpost);
-	if (ret == SIEVE_EXEC_OK)
+	if (ret == SIEVE_EXEC_OK && !keep_post)
 		*keep = FALSE;
+	return ret;
+}
+
+static int
+act_distribute_execute(const struct sieve_action_exec_env *aenv,
+		       void *tr_context ATTR_UNUSED, bool *keep)
+{
+	/* Everything of this post lives here and goes with it: an lmtp
+	   process delivers many posts */
+	pool_t pool = pool_alloconly_create("vsmlist distribute", 8192);
+	struct vsmlist_members *members = vsmlist_members_init(pool);
+	int ret;
+
+	ret = act_distribute_run(aenv, members, pool, keep);
+	vsmlist_members_deinit(&members);
+	pool_unref(&pool);
 	return ret;
 }

@@ -56,6 +56,7 @@ static void test_members_add(void)
 	test_assert(vsmlist_members_add(members, "", &error) < 0);
 	test_assert_strcmp(test_members_str(members),
 			   "a@example.net b@example.org");
+	vsmlist_members_deinit(&members);
 	test_end();
 }
 
@@ -80,6 +81,7 @@ static void test_members_remove(void)
 	test_assert(vsmlist_members_remove(members,
 		smtp_address_create_temp("c", "x.example")));
 	test_assert_strcmp(test_members_str(members), "a@x.example");
+	vsmlist_members_deinit(&members);
 	test_end();
 }
 
@@ -109,6 +111,7 @@ static void test_members_file(void)
 	test_assert_strcmp(test_members_str(members),
 		"a@example.net b@example.org c@example.com "
 		"x#y@example.com d@example.com e@example.com");
+	vsmlist_members_deinit(&members);
 	test_end();
 
 	test_begin("members: store URI");
@@ -126,6 +129,7 @@ static void test_members_file(void)
 					 event, &error) < 0);
 	test_assert(vsmlist_members_load(members, "file:", test_dir,
 					 event, &error) < 0);
+	vsmlist_members_deinit(&members);
 	test_end();
 	event_unref(&event);
 }

@@ -31,6 +31,17 @@ struct vsmlist_members *vsmlist_members_init(pool_t pool)
 	return members;
 }
 
+void vsmlist_members_deinit(struct vsmlist_members **_members)
+{
+	struct vsmlist_members *members = *_members;
+
+	if (members == NULL)
+		return;
+	*_members = NULL;
+	/* The table holds a reference to the pool */
+	hash_table_destroy(&members->seen);
+}
+
 int vsmlist_members_add(struct vsmlist_members *members, const char *address,
 			const char **error_r)
 {

@@ -8,6 +8,9 @@ struct smtp_address;
 struct vsmlist_members;
 
 struct vsmlist_members *vsmlist_members_init(pool_t pool);
+/* Must be called before the pool is released: the index holds a
+   reference to it */
+void vsmlist_members_deinit(struct vsmlist_members **members);
 
 /* Add one address ("user@domain" or "<user@domain>"). Returns 1 when added,
    0 when it is a duplicate, -1 (with error_r) when it is not a valid
