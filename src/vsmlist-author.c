@@ -202,14 +202,16 @@ author_parse_field(pool_t pool, const char *field,
 	}
 	addr = message_address_parse(pool_datastack_create(),
 				     (const unsigned char *)field,
-				     strlen(field), UINT_MAX, 0);
+				     strlen(field),
+				     VSMLIST_AUTHOR_MAX_MAILBOXES + 1, 0);
 	for (struct message_address *a = addr; a != NULL; a = a->next) {
 		if (a->invalid_syntax) {
 			field = field_strip_trailing_dots(field);
 			addr = message_address_parse(
 				pool_datastack_create(),
 				(const unsigned char *)field,
-				strlen(field), UINT_MAX, 0);
+				strlen(field),
+				VSMLIST_AUTHOR_MAX_MAILBOXES + 1, 0);
 			break;
 		}
 	}
@@ -255,9 +257,23 @@ void vsmlist_author_parse(pool_t pool, const char *const *from_fields,
 	p_array_init(&author_r->mailboxes, pool, 2);
 
 	for (; from_fields != NULL && *from_fields != NULL; from_fields++) {
+		if (field_count == VSMLIST_AUTHOR_MAX_MAILBOXES ||
+		    array_count(&author_r->mailboxes) >
+		    VSMLIST_AUTHOR_MAX_MAILBOXES) {
+			/* Several authors already: the rest changes nothing
+			   but the cost */
+			author_r->status = VSMLIST_AUTHOR_SEVERAL;
+			author_r->reason = "too many From fields or mailboxes";
+			return;
+		}
 		field_count++;
 		if (!author_parse_field(pool, *from_fields, author_r))
 			return;
+	}
+	if (array_count(&author_r->mailboxes) > VSMLIST_AUTHOR_MAX_MAILBOXES) {
+		author_r->status = VSMLIST_AUTHOR_SEVERAL;
+		author_r->reason = "too many mailboxes in From";
+		return;
 	}
 
 	count = array_count(&author_r->mailboxes);

@@ -11,8 +11,9 @@ enum vsmlist_author_status {
 	VSMLIST_AUTHOR_OK = 0,
 	/* No From field, or one without a mailbox */
 	VSMLIST_AUTHOR_NONE,
-	/* Several From fields or several mailboxes: each usable domain is
-	   in domains[] (the strictest policy of them counts) */
+	/* Several From fields or several mailboxes (the usable ones, up to
+	   VSMLIST_AUTHOR_MAX_MAILBOXES, are in mailboxes[]): no single
+	   author's policy applies, so such a post is wrapped */
 	VSMLIST_AUTHOR_SEVERAL,
 	/* Unparseable: a@b@c, group syntax, empty domain, domain literal,
 	   invalid IDN or labels */
@@ -36,6 +37,10 @@ struct vsmlist_author {
 	/* The usable mailboxes (one when OK) */
 	ARRAY(struct vsmlist_author_mailbox) mailboxes;
 };
+
+/* Mailboxes (and From fields) looked at: a post with more has several
+   authors whatever the rest says */
+#define VSMLIST_AUTHOR_MAX_MAILBOXES 16
 
 /* Parse the From fields (NULL-terminated, raw header values as
    mail_get_headers() gives them; NULL for none). */

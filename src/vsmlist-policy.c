@@ -110,7 +110,10 @@ void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
 	i_zero(policy_r);
 	policy_r->status = VSMLIST_DMARC_STATUS_NOPOLICY;
 	vsmlist_author_parse(pool, from_fields, &policy_r->author);
-	if (array_count(&policy_r->author.mailboxes) == 0 || !lookup)
+	/* Only a single author's policy can change the decision (every
+	   other post is wrapped): looking up several is work an attacker
+	   could multiply */
+	if (policy_r->author.status != VSMLIST_AUTHOR_OK || !lookup)
 		return;
 
 	if (vsmlist_psl_init(set->psl_file, &psl, &error) < 0) {

@@ -6,10 +6,12 @@
 
 struct vsmlist_settings;
 
-/* The DMARC policy that applies to one post: its author(s) from From:,
-   each usable author domain discovered through DNS (settings' servers,
-   one deadline for the whole post, the answer cache), the strictest
-   winning. No Sieve dependency. */
+/* The DMARC policy that applies to one post: its author from From:, and
+   when there is exactly one usable author, that domain's policy discovered
+   through DNS (settings' servers, one deadline for the whole post, the
+   answer cache). A post with no single usable author is wrapped whatever
+   the policies say, so nothing is looked up for it. No Sieve
+   dependency. */
 
 struct vsmlist_policy {
 	struct vsmlist_author author;
