@@ -46,6 +46,9 @@ struct distribute_sender {
 	/* The relay (host:port) or "sieve_smtp" */
 	const char *relay;
 	struct vsmlist_progress *progress;
+	/* The post has no Message-ID: its progress record is found by a
+	   digest of its content, which another post may share */
+	bool digest_key;
 };
 
 /*
@@ -241,6 +244,7 @@ distribute_progress_open(struct distribute_sender *sender)
 			"failed to read the post for its progress record");
 		return -1;
 	}
+	sender->digest_key = (key.message_id == NULL);
 	ret = vsmlist_progress_open(dir, &key, set->progress_expire_secs,
 				    aenv->event, &sender->progress, &error);
 	if (ret < 0) {
@@ -342,6 +346,12 @@ distribute_log_result(struct distribute_sender *sender, int ret,
 			"%s was rejected (last error: %s)", result->members,
 			list, str_sanitize(result->error != NULL ?
 					   result->error : "see above", 512));
+	} else if (result->sent == 0 && sender->digest_key) {
+		ext_vsmlist_log(aenv, event,
+			"not distributed: a post to %s without Message-ID and "
+			"with the same From, Date, Subject and body was "
+			"distributed before (message kept: a retry or a "
+			"second post, a person can tell)", list);
 	} else if (result->sent == 0) {
 		ext_vsmlist_log(aenv, event,
 			"already distributed to the members of %s by an "
@@ -361,7 +371,7 @@ distribute_log_result(struct distribute_sender *sender, int ret,
 }
 
 int distribute_send(const struct sieve_action_exec_env *aenv,
-		    const struct distribute_post *post)
+		    const struct distribute_post *post, bool *keep_r)
 {
 	const struct sieve_execute_env *eenv = aenv->exec_env;
 	const struct smtp_submit_settings *smtp_set;
@@ -420,6 +430,11 @@ int distribute_send(const struct sieve_action_exec_env *aenv,
 		return SIEVE_EXEC_TEMP_FAILURE;
 	if (ret == 0)
 		return SIEVE_EXEC_FAILURE;
+	/* Only a digest told it apart from an earlier post: better a copy
+	   in the list's mailbox than a post silently dropped */
+	*keep_r = (result.sent == 0 && sender.digest_key);
+	if (*keep_r)
+		return SIEVE_EXEC_OK;
 	eenv->exec_status->significant_action_executed = TRUE;
 	eenv->exec_status->message_forwarded = TRUE;
 	return SIEVE_EXEC_OK;

@@ -29,9 +29,10 @@ struct distribute_post {
 	void *message_context;
 };
 
-/* Send the post, log the outcome with its event. Returns a
-   SIEVE_EXEC_* status. */
+/* Send the post, log the outcome with its event. keep_r: the post must
+   still be kept (nothing sent, and whether it is a retry cannot be told).
+   Returns a SIEVE_EXEC_* status. */
 int distribute_send(const struct sieve_action_exec_env *aenv,
-		    const struct distribute_post *post);
+		    const struct distribute_post *post, bool *keep_r);
 
 #endif

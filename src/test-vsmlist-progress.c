@@ -6,6 +6,7 @@
 #include "smtp-address.h"
 #include "test-vsmlist.h"
 #include "vsmlist-progress.h"
+#include "vsmlist-progress-test.h"
 
 #include <stdio.h>
 #include <dirent.h>
@@ -268,6 +269,92 @@ static void test_progress_digest(void)
 	test_end();
 }
 
+static void test_progress_hostile_files(void)
+{
+	struct vsmlist_progress *progress;
+	const char *error, *path, *victim;
+	char buf[64];
+	int fd;
+
+	test_begin("progress: a last line without newline is not trusted");
+	progress = test_open("<cut@example.com>", "d");
+	test_record(progress, "alice", VSMLIST_RCPT_SENT);
+	path = t_strdup(vsmlist_progress_get_path(progress));
+	test_assert(vsmlist_progress_close(&progress, FALSE, &error) == 0);
+	fd = open(path, O_WRONLY | O_APPEND);
+	test_assert(fd != -1 && write(fd, "S bob@example.net", 17) == 17);
+	i_close_fd(&fd);
+	progress = test_open("<cut@example.com>", "d");
+	test_assert(vsmlist_progress_lookup(progress, test_addr("alice")) ==
+		    VSMLIST_PROGRESS_SENT);
+	test_assert(vsmlist_progress_lookup(progress, test_addr("bob")) ==
+		    VSMLIST_PROGRESS_NONE);
+	test_assert(vsmlist_progress_close(&progress, FALSE, &error) == 0);
+	test_end();
+
+	test_begin("progress: the complete record never follows a link");
+	victim = t_strconcat(test_tmpdir, "/victim", NULL);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	test_assert(fd != -1 && write(fd, "precious\n", 9) == 9);
+	i_close_fd(&fd);
+	progress = test_open("<link@example.com>", "d");
+	test_record(progress, "alice", VSMLIST_RCPT_SENT);
+	path = t_strdup(vsmlist_progress_get_path(progress));
+	test_assert(symlink(victim, t_strconcat(path, ".tmp", NULL)) == 0);
+	test_assert(vsmlist_progress_close(&progress, TRUE, &error) == 0);
+	fd = open(victim, O_RDONLY);
+	test_assert(fd != -1 && read(fd, buf, sizeof(buf)) == 9 &&
+		    memcmp(buf, "precious\n", 9) == 0);
+	i_close_fd(&fd);
+	struct stat st;
+	test_assert(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
+	progress = test_open("<link@example.com>", "d");
+	test_assert(vsmlist_progress_is_complete(progress));
+	test_assert(vsmlist_progress_close(&progress, TRUE, &error) == 0);
+	test_end();
+}
+
+static const char *test_replaced_path;
+
+/* Between pruning's scan and its removal, a delivery completes the
+   record: the fresh record must survive */
+static void test_replace_record(const char *path)
+{
+	struct vsmlist_progress *progress;
+	const char *error;
+
+	if (test_replaced_path == NULL ||
+	    strcmp(path, test_replaced_path) != 0)
+		return;
+	progress = test_open("<race@example.com>", "d");
+	test_record(progress, "alice", VSMLIST_RCPT_SENT);
+	test_assert(vsmlist_progress_close(&progress, TRUE, &error) == 0);
+}
+
+static void test_progress_prune_race(void)
+{
+	struct vsmlist_progress *progress;
+	const char *error, *path;
+
+	test_begin("progress: pruning spares a record replaced meanwhile");
+	progress = test_open("<race@example.com>", "d");
+	test_record(progress, "alice", VSMLIST_RCPT_SENT);
+	path = t_strdup(vsmlist_progress_get_path(progress));
+	test_assert(vsmlist_progress_close(&progress, FALSE, &error) == 0);
+	test_set_mtime(path, time(NULL) - 100000);
+
+	test_replaced_path = path;
+	vsmlist_progress_test_before_remove = test_replace_record;
+	(void)vsmlist_progress_prune(test_progress_dir(), 3600, 1000, NULL);
+	vsmlist_progress_test_before_remove = NULL;
+	test_replaced_path = NULL;
+
+	progress = test_open("<race@example.com>", "d");
+	test_assert(vsmlist_progress_is_complete(progress));
+	test_assert(vsmlist_progress_close(&progress, TRUE, &error) == 0);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -277,6 +364,8 @@ int main(void)
 		test_progress_lock,
 		test_progress_expire,
 		test_progress_digest,
+		test_progress_hostile_files,
+		test_progress_prune_race,
 		NULL
 	};
 	return test_vsmlist_run_in_tmpdir(test_functions, &test_tmpdir);

@@ -235,6 +235,8 @@ static void test_settings_fanout(void)
 		"sieve_vsmlist_submission_timeout", "0", NULL };
 	static const char *const bad_expire[] = {
 		"sieve_vsmlist_progress_expire", "forever", NULL };
+	static const char *const relative_progress[] = {
+		"sieve_vsmlist_progress", "vsmlist/progress", NULL };
 	static const char *const none[] = { NULL };
 	const struct vsmlist_settings *set;
 	const char *error;
@@ -275,6 +277,11 @@ static void test_settings_fanout(void)
 	test_assert(test_load("l@example.org", NULL, bad_expire, &set,
 			      &error) < 0);
 	test_assert(strstr(error, "sieve_vsmlist_progress_expire") != NULL);
+	/* Not the lmtp process's working directory */
+	test_assert(test_load("l@example.org", NULL, relative_progress, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_progress") != NULL &&
+		    strstr(error, "relative") != NULL);
 	test_end();
 }
 

@@ -12,6 +12,7 @@
 #include "smtp-address.h"
 
 #include "vsmlist-progress.h"
+#include "vsmlist-progress-test.h"
 
 #include <stdio.h>
 #include <ctype.h>
@@ -173,6 +174,10 @@ vsmlist_progress_parse(struct vsmlist_progress *progress, const char *data,
 	data += hdr_len;
 	size -= hdr_len;
 
+	/* A last line without its newline was cut short by a crash: it is
+	   not trusted (at worst that member gets the post again) */
+	while (size > 0 && data[size - 1] != '\n')
+		size--;
 	lines = t_strsplit(t_strndup(data, size), "\n");
 	for (i = 0; lines[i] != NULL; i++) {
 		const char *line = lines[i];
@@ -469,12 +474,15 @@ vsmlist_progress_write_complete(struct vsmlist_progress *progress,
 	data = t_strdup_printf("%scomplete %u %u\n", progress->header,
 			       progress->sent_before + progress->sent_now,
 			       progress->rejected_before);
-	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	/* We hold the record's lock: a .tmp left over is from a crash.
+	   Never follow a link planted there. */
+	i_unlink_if_exists(tmp_path);
+	fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 	if (fd == -1) {
 		*error_r = t_strdup_printf("open(%s) failed: %m", tmp_path);
 		return -1;
 	}
-	if (write_full(fd, data, strlen(data)) < 0) {
+	if (write_full(fd, data, strlen(data)) < 0 || fdatasync(fd) < 0) {
 		*error_r = t_strdup_printf("write(%s) failed: %m", tmp_path);
 		i_close_fd(&fd);
 		i_unlink_if_exists(tmp_path);
@@ -523,29 +531,41 @@ int vsmlist_progress_close(struct vsmlist_progress **_progress,
 
 struct vsmlist_progress_entry {
 	const char *name;
-	time_t mtime;
+	struct stat st;
 };
 
 static int
 vsmlist_progress_entry_cmp(const struct vsmlist_progress_entry *e1,
 			   const struct vsmlist_progress_entry *e2)
 {
-	if (e1->mtime != e2->mtime)
-		return e1->mtime < e2->mtime ? -1 : 1;
+	if (e1->st.st_mtime != e2->st.st_mtime)
+		return e1->st.st_mtime < e2->st.st_mtime ? -1 : 1;
 	return strcmp(e1->name, e2->name);
 }
 
-/* Remove a record unless a delivery holds it. Returns TRUE if removed. */
-static bool
-vsmlist_progress_remove(const char *path, struct event *event)
-{
-	int fd;
-	bool removed = FALSE;
+void (*vsmlist_progress_test_before_remove)(const char *path) = NULL;
 
-	fd = open(path, O_RDWR);
+/* Remove the record the scan saw (scanned) unless a delivery holds it.
+   Returns TRUE if removed. */
+static bool
+vsmlist_progress_remove(const char *path, const struct stat *scanned,
+			struct event *event)
+{
+	struct stat st_fd, st_path;
+	bool removed = FALSE;
+	int fd;
+
+	if (vsmlist_progress_test_before_remove != NULL)
+		vsmlist_progress_test_before_remove(path);
+	fd = open(path, O_RDWR | O_NOFOLLOW);
 	if (fd == -1)
 		return FALSE;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+	/* Locked, and still the record the scan judged: a delivery may have
+	   replaced it (with its complete record) since */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    fstat(fd, &st_fd) == 0 && stat(path, &st_path) == 0 &&
+	    st_fd.st_ino == scanned->st_ino && st_fd.st_dev == scanned->st_dev &&
+	    st_path.st_ino == st_fd.st_ino && st_path.st_dev == st_fd.st_dev) {
 		if (unlink(path) == 0)
 			removed = TRUE;
 		else if (errno != ENOENT && event != NULL)
@@ -580,16 +600,16 @@ int vsmlist_progress_prune(const char *dir, unsigned int expire_secs,
 		    !vsmlist_progress_is_record_name(d->d_name))
 			continue;
 		path = t_strdup_printf("%s/%s", dir, d->d_name);
-		if (stat(path, &st) < 0)
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (st.st_mtime + (time_t)expire_secs < now) {
-			if (vsmlist_progress_remove(path, event))
+			if (vsmlist_progress_remove(path, &st, event))
 				removed++;
 			continue;
 		}
 		entry = array_append_space(&entries);
 		entry->name = t_strdup(d->d_name);
-		entry->mtime = st.st_mtime;
+		entry->st = st;
 	}
 	if (closedir(dirp) < 0 && event != NULL)
 		e_error(event, "closedir(%s) failed: %m", dir);
@@ -600,7 +620,8 @@ int vsmlist_progress_prune(const char *dir, unsigned int expire_secs,
 		entry = array_front_modifiable(&entries);
 		for (i = 0; i < count - max_posts; i++) {
 			if (vsmlist_progress_remove(t_strdup_printf(
-				"%s/%s", dir, entry[i].name), event))
+				"%s/%s", dir, entry[i].name), &entry[i].st,
+				event))
 				removed++;
 		}
 	}

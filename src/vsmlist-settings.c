@@ -488,8 +488,17 @@ vsmlist_settings_load_fanout(pool_t pool,
 	value = vsmlist_setting(env, "sieve_vsmlist_progress");
 	if (value == NULL)
 		set->progress = VSMLIST_DEFAULT_PROGRESS;
-	else if (strcasecmp(value, "no") != 0)
+	else if (strcasecmp(value, "no") != 0) {
+		if (value[0] != '/' && value[0] != '~') {
+			/* It would land in the lmtp process's working
+			   directory */
+			*error_r = t_strdup_printf(
+				"sieve_vsmlist_progress: '%s' is a relative "
+				"path (use an absolute one or ~/)", value);
+			return -1;
+		}
 		set->progress = p_strdup(pool, value);
+	}
 	set->progress_expire_secs = VSMLIST_DEFAULT_PROGRESS_EXPIRE_SECS;
 	value = vsmlist_setting(env, "sieve_vsmlist_progress_expire");
 	if (value != NULL) {

@@ -444,6 +444,29 @@ def test_post_without_message_id_retried_by_digest(fs):
     assert total == collections.Counter(lc(mem)), sorted(total.items())
 
 
+def test_same_content_without_message_id_or_date_is_kept(fs):
+    """Without Message-ID and Date a post is known by a digest of From,
+    Subject and body only: a second post with the same content cannot be
+    told from a retry. It is not sent again, but kept in the list's
+    mailbox for a person to look at, never dropped."""
+    lst, mem = new_list(fs, 3)
+    msg = make_message(to=lst, subject="Same words", body="Same body.\n")
+    msg = re.sub(rb"(?m)^(Message-ID|Date): .*\r\n", b"", msg)
+    mark = fs.dovecot.log_mark()
+    res = fs.dovecot.deliver(msg, AUTHOR, [lst])
+    assert res.code(lst) == 250, res
+    assert collections.Counter(lc(fs.relay.recipients())) == \
+        collections.Counter(lc(mem))
+    assert fs.dovecot.messages(lst) == []
+    fs.relay.clear()
+    res = fs.dovecot.deliver(msg, AUTHOR, [lst])
+    assert res.code(lst) == 250, res
+    assert fs.relay.recipients() == []
+    kept = fs.dovecot.messages(lst)
+    assert len(kept) == 1 and b"Same body." in kept[0]
+    assert fs.dovecot.wait_log(mark, r"without Message-ID.*message kept")
+
+
 def test_8bit_post_declares_8bitmime(fs):
     lst, mem = new_list(fs, 2)
     msg, res = deliver(fs, lst, body="Grüße aus Köln\n")
