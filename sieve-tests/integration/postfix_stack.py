@@ -30,6 +30,7 @@ import contextlib
 import grp
 import os
 import pwd
+import re
 import signal
 import smtplib
 import subprocess
@@ -381,6 +382,15 @@ postlog   unix-dgram n - n - 1 postlogd
             if time.monotonic() >= deadline:
                 raise StackError(f"postfix queue not empty after {timeout}s: "
                                  f"{self.queued()}\n{self.log()[-4000:]}")
+            time.sleep(0.05)
+
+    def wait_log(self, mark: int, pattern: str, timeout: float = 30.0) -> List[str]:
+        """Log lines after mark that match the regex; waits for one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [l for l in self.log_since(mark).splitlines() if re.search(pattern, l)]
+            if lines or time.monotonic() >= deadline:
+                return lines
             time.sleep(0.05)
 
     def log(self) -> str:
