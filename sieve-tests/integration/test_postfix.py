@@ -73,13 +73,17 @@ class Env:
 
 
 def _stop(st, postfix, opendkim) -> None:
-    if opendkim is not None:
-        opendkim.stop(wait=False)        # it takes seconds: meanwhile the others
-    if postfix is not None:
-        postfix.stop()
-    st.stop()
-    if opendkim is not None:
-        opendkim.stop()
+    try:
+        if opendkim is not None:
+            opendkim.stop(wait=False)    # it takes seconds: meanwhile the others
+        try:
+            if postfix is not None:
+                postfix.stop()
+        finally:
+            st.stop()
+    finally:
+        if opendkim is not None:
+            opendkim.stop()
 
 
 @pytest.fixture(scope="module")
