@@ -15,8 +15,9 @@ packages="
 	dovecot-managesieved
 	libldns-dev ldnsutils libgmime-3.0-dev libpsl-dev publicsuffix
 	libidn2-dev clang libclang-rt-14-dev
-	dnsmasq-base postfix swaks openssl
+	dnsmasq-base postfix swaks openssl opendkim opendkim-tools
 	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
+	python3-spf python3-authheaders python3-publicsuffix2
 "
 
 missing=""
@@ -29,8 +30,10 @@ done
 
 if [ -n "$missing" ]; then
 	echo "Installing:$missing"
-	# Only postfix's smtp-sink/smtp-source are used: no mail server on
-	# port 25, no questions.
+	# No system mail server on port 25, no questions: the tests run
+	# private Postfix and OpenDKIM instances of their own on loopback
+	# ports (sieve-tests/integration/postfix_stack.py), besides postfix's
+	# smtp-sink and smtp-source.
 	echo "postfix postfix/main_mailer_type select No configuration" |
 		debconf-set-selections
 	apt-get update -q

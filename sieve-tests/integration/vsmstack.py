@@ -1338,6 +1338,7 @@ class Stack:
                  dovecot_extra_conf: str = "",
                  dns_extra_conf: Sequence[str] = (),
                  relay_kwargs: Optional[dict] = None,
+                 submission_port: Optional[int] = None,
                  dns_servers_setting: bool = True,
                  keep_tmp: Optional[bool] = None):
         self.plugin = plugin
@@ -1349,6 +1350,9 @@ class Stack:
         self.dovecot_extra_conf = dovecot_extra_conf
         self.dns_extra_conf = list(dns_extra_conf)
         self.relay_kwargs = dict(relay_kwargs or {})
+        # Dovecot's submission_host: the relay stand-in, unless a real MTA
+        # in front (postfix_stack) is to be Dovecot's relay
+        self.submission_port = submission_port
         self.dns_servers_setting = dns_servers_setting
         self.keep_tmp = (os.environ.get("VSMLIST_KEEP_TMP") == "1") if keep_tmp is None else keep_tmp
         self.workdir: Optional[str] = None
@@ -1374,7 +1378,8 @@ class Stack:
             if self.dns_servers_setting:
                 settings["sieve_vsmlist_dns_servers"] = f"127.0.0.1:{self.dns.port}"
             settings.update(self.plugin_settings)
-            self.dovecot = Dovecot(self.workdir, self.relay.port, plugin=self.plugin,
+            self.dovecot = Dovecot(self.workdir, self.submission_port or self.relay.port,
+                                   plugin=self.plugin,
                                    mail_debug=self.mail_debug, plugin_settings=settings,
                                    protocols=self.protocols,
                                    extra_conf=self.dovecot_extra_conf)
