@@ -22,13 +22,9 @@
 #include "sieve-result.h"
 
 #include "vsmlist-settings.h"
-#include "vsmlist-members.h"
-#include "vsmlist-guard.h"
-#include "vsmlist-message.h"
-#include "vsmlist-fanout.h"
-#include "vsmlist-post.h"
+#include "vsmlist-distribute.h"
 #include "ext-vsmlist-common.h"
-#include "distribute-send.h"
+#include "ext-vsmlist-transport.h"
 
 /*
  * Distribute command
@@ -448,219 +444,117 @@ act_distribute_print(const struct sieve_action *action,
 	*keep = FALSE;
 }
 
-static int
-act_distribute_guard(const struct sieve_action_exec_env *aenv,
-		     const struct vsmlist_settings *set, struct mail *mail,
-		     const char **reason_r)
+/* The Sieve environment as the pipeline's parameters */
+static void
+act_distribute_params(const struct sieve_action_exec_env *aenv,
+		      const struct act_distribute_context *actx,
+		      const struct ext_vsmlist_context *extctx,
+		      const struct ext_vsmlist_transport *transport,
+		      struct istream *input,
+		      struct vsmlist_distribute_params *params_r)
 {
 	const struct sieve_execute_env *eenv = aenv->exec_env;
-	struct vsmlist_guard_input input;
-
-	i_zero(&input);
-	if ((eenv->flags & SIEVE_EXECUTE_FLAG_NO_ENVELOPE) == 0) {
-		input.have_envelope = TRUE;
-		input.null_sender =
-			(sieve_message_get_sender(aenv->msgctx) == NULL);
-	}
-	if (mail_get_headers(mail, "Auto-Submitted",
-			     &input.auto_submitted) < 0 ||
-	    mail_get_headers(mail, VSMLIST_LOOP_HEADER, &input.x_loop) < 0 ||
-	    mail_get_headers(mail, "List-Id", &input.list_id) < 0) {
-		return sieve_result_mail_error(
-			aenv, mail, "failed to read the header "
-			"fields of the loop guard");
-	}
-	*reason_r = vsmlist_guard_check(set, &input);
-	return SIEVE_EXEC_OK;
-}
-
-static int
-act_distribute_get_members(const struct sieve_action_exec_env *aenv,
-			   const struct act_distribute_context *actx,
-			   const struct vsmlist_settings *set,
-			   struct vsmlist_members *members)
-{
-	struct sieve_instance *svinst = aenv->exec_env->svinst;
-	const char *const *member, *error;
-
-	if (actx->members != NULL) {
-		for (member = actx->members; *member != NULL; member++)
-			(void)vsmlist_members_add(members, *member, &error);
-	} else if (vsmlist_members_load(members, set->members,
-					sieve_environment_get_homedir(svinst),
-					aenv->event, &error) < 0) {
-		/* Retry later rather than drop or half-send the post: the
-		   store may be back by then. */
-		sieve_result_global_error(
-			aenv, "failed to read the members of %s: %s "
-			"(temporary failure)",
-			smtp_address_encode(set->address), error);
-		return SIEVE_EXEC_TEMP_FAILURE;
-	}
-	if (vsmlist_members_remove(members, set->address)) {
-		sieve_result_global_warning(
-			aenv, "the list address %s is listed as its "
-			"own member (skipped)",
-			smtp_address_encode(set->address));
-	}
-	return SIEVE_EXEC_OK;
-}
-
-static int
-act_distribute_prepare(const struct sieve_action_exec_env *aenv,
-		       const struct act_distribute_context *actx,
-		       const struct vsmlist_settings *set, struct mail *mail,
-		       pool_t pool, struct vsmlist_post **post_r)
-{
-	struct sieve_instance *svinst = aenv->exec_env->svinst;
-	struct istream *input;
-	const char *error;
-
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
-		return sieve_result_mail_error(aenv, mail,
-					       "failed to read the post");
-	}
-	if (vsmlist_post_prepare(pool, set,
-				 actx->dmarc_mode_set ? actx->dmarc_mode :
-				 set->dmarc_mode, input,
-				 sieve_environment_get_homedir(svinst),
-				 aenv->event, post_r, &error) < 0) {
-		sieve_result_critical(aenv, "failed to read the post",
-				      "failed to read the post: %s", error);
-		return SIEVE_EXEC_TEMP_FAILURE;
-	}
-	return SIEVE_EXEC_OK;
-}
-
-static int
-act_distribute_run(const struct sieve_action_exec_env *aenv,
-		   struct vsmlist_members *members, pool_t pool, bool *keep)
-{
-	const struct sieve_action *action = aenv->action;
-	const struct act_distribute_context *actx = action->context;
-	const struct ext_vsmlist_context *extctx =
-		ext_vsmlist_get_context(action->ext);
 	const struct vsmlist_settings *set = extctx->set;
-	struct mail *mail = (action->mail != NULL ?
-			     action->mail :
-			     sieve_message_get_mail(aenv->msgctx));
-	const struct smtp_address *const *rcpts;
-	struct vsmlist_post *vpost;
-	struct distribute_post post;
-	unsigned int rcpt_count;
-	const char *reason = NULL;
-	bool keep_post;
-	int ret;
 
-	if (set == NULL) {
-		sieve_result_global_error(aenv, "not distributed: "
-					  "invalid settings: %s",
-					  extctx->set_error);
-		return SIEVE_EXEC_FAILURE;
+	i_zero(params_r);
+	params_r->set = set;
+	params_r->settings_error = extctx->set_error;
+	params_r->input = input;
+	if ((eenv->flags & SIEVE_EXECUTE_FLAG_NO_ENVELOPE) == 0) {
+		params_r->have_envelope = TRUE;
+		params_r->mail_from = sieve_message_get_sender(aenv->msgctx);
+		params_r->rcpt_to =
+			sieve_message_get_orig_recipient(aenv->msgctx);
 	}
-
-	/* Sending happens here, not in commit: a temporary failure must
-	   fail the whole delivery before fileinto/keep commit, so that the
-	   MTA retries instead of the post being only archived. */
-	ret = act_distribute_guard(aenv, set, mail, &reason);
-	if (ret != SIEVE_EXEC_OK)
-		return ret;
-	if (reason != NULL) {
-		struct event_passthrough *e =
-			sieve_action_create_finish_event(aenv)->
-			set_name("vsmlist_distribute_finished")->
-			add_str("vsmlist_list",
-				smtp_address_encode(set->address))->
-			add_str("vsmlist_skipped", reason);
-
-		ext_vsmlist_log(aenv, e->event(), "not distributed: %s",
-				reason);
-		return SIEVE_EXEC_OK;
+	params_r->dmarc_mode = (actx->dmarc_mode_set || set == NULL ?
+				actx->dmarc_mode : set->dmarc_mode);
+	params_r->inline_members = actx->members;
+	if (transport != NULL) {
+		params_r->transport = transport->transport;
+		params_r->transport_error = transport->error;
+		params_r->relay = transport->relay;
+		params_r->keep_progress = transport->delivery;
 	}
+	params_r->event = aenv->event;
+}
 
-	ret = act_distribute_get_members(aenv, actx, set, members);
-	if (ret != SIEVE_EXEC_OK)
-		return ret;
-	rcpts = vsmlist_members_get(members, &rcpt_count);
-	if (rcpt_count == 0) {
-		sieve_result_global_warning(
-			aenv, "not distributed: the list %s has no "
-			"members (message kept)",
-			smtp_address_encode(set->address));
-		return SIEVE_EXEC_OK;
+/* One event and one log line for every outcome */
+static void
+act_distribute_report(const struct sieve_action_exec_env *aenv,
+		      const struct vsmlist_distribute_outcome *outcome,
+		      const struct ext_vsmlist_transport *transport)
+{
+	struct event *event =
+		sieve_action_create_finish_event(aenv)->
+		set_name("vsmlist_distribute_finished")->event();
+	const char *line;
+	bool error;
+
+	vsmlist_distribute_outcome_event(outcome, event);
+	if (transport != NULL) {
+		event_add_int(event, "vsmlist_connections",
+			      ext_vsmlist_transport_connections(transport));
 	}
-
-	ret = act_distribute_prepare(aenv, actx, set, mail, pool, &vpost);
-	if (ret != SIEVE_EXEC_OK)
-		return ret;
-	if (vpost->malformed != NULL) {
-		struct event_passthrough *e =
-			sieve_action_create_finish_event(aenv)->
-			set_name("vsmlist_distribute_finished")->
-			add_str("vsmlist_list",
-				smtp_address_encode(set->address))->
-			add_str("vsmlist_skipped", vpost->malformed);
-
-		ext_vsmlist_log(aenv, e->event(), "not distributed: "
-				"malformed post: %s (message kept)",
-				vpost->malformed);
-		vsmlist_post_free(&vpost);
-		return SIEVE_EXEC_OK;
-	}
-	if (vpost->decision.mitigation == VSMLIST_MITIGATION_TEMPFAIL) {
-		/* sieve_vsmlist_dns_failure=tempfail: the MTA retries */
-		struct event *event =
-			sieve_action_create_finish_event(aenv)->
-			set_name("vsmlist_distribute_finished")->
-			add_str("vsmlist_list",
-				smtp_address_encode(set->address))->
-			add_str("vsmlist_mitigation", "tempfail")->
-			add_str("vsmlist_reason", vpost->decision.reason)->
-			event();
-
-		vsmlist_policy_add_event_fields(&vpost->policy, event);
-		ext_vsmlist_log_error(aenv, event, "not distributed: %s; %s "
-			"(temporary failure)", vpost->decision.reason,
-			vsmlist_policy_describe(&vpost->policy));
-		vsmlist_post_free(&vpost);
-		return SIEVE_EXEC_TEMP_FAILURE;
-	}
-
-	i_zero(&post);
-	post.set = set;
-	post.mail = mail;
-	post.policy = (vpost->looked_up ? &vpost->policy : NULL);
-	post.rcpts = rcpts;
-	post.rcpt_count = rcpt_count;
-	post.mitigation = vsmlist_mitigation_name(vpost->decision.mitigation);
-	post.mitigation_reason = vpost->decision.reason;
-	post.has_8bit = vpost->has_8bit;
-	post.message_func = vsmlist_post_create_stream;
-	post.message_context = vpost;
-	if (vpost->left_out != NULL && *vpost->left_out != '\0') {
-		ext_vsmlist_log(aenv, aenv->event, "header(s) not added to "
-				"keep the author's DKIM signature valid: %s",
-				vpost->left_out);
-	}
-	ret = distribute_send(aenv, &post, &keep_post);
-	vsmlist_post_free(&vpost);
-	if (ret == SIEVE_EXEC_OK && !keep_post)
-		*keep = FALSE;
-	return ret;
+	line = vsmlist_distribute_outcome_log(outcome, &error);
+	if (error)
+		ext_vsmlist_log_error(aenv, event, "%s", line);
+	else
+		ext_vsmlist_log(aenv, event, "%s", line);
 }
 
 static int
 act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		       void *tr_context ATTR_UNUSED, bool *keep)
 {
+	const struct sieve_execute_env *eenv = aenv->exec_env;
+	const struct sieve_action *action = aenv->action;
+	const struct act_distribute_context *actx = action->context;
+	const struct ext_vsmlist_context *extctx =
+		ext_vsmlist_get_context(action->ext);
+	struct mail *mail = (action->mail != NULL ?
+			     action->mail :
+			     sieve_message_get_mail(aenv->msgctx));
+	struct ext_vsmlist_transport *transport = NULL;
+	struct vsmlist_distribute_params params;
+	struct vsmlist_distribute_outcome outcome;
+	struct istream *input;
+	pool_t pool;
+	int ret = SIEVE_EXEC_OK;
+
+	/* Sending happens here, not in commit: a temporary failure must
+	   fail the whole delivery before fileinto/keep commit, so that the
+	   MTA retries instead of the post being only archived. */
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		return sieve_result_mail_error(aenv, mail,
+					       "failed to read the post");
+	}
+	if (extctx->set != NULL)
+		ext_vsmlist_transport_init(aenv, extctx->set, &transport);
+	act_distribute_params(aenv, actx, extctx, transport, input, &params);
+
 	/* Everything of this post lives here and goes with it: an lmtp
 	   process delivers many posts */
-	pool_t pool = pool_alloconly_create("vsmlist distribute", 8192);
-	struct vsmlist_members *members = vsmlist_members_init(pool);
-	int ret;
+	pool = pool_alloconly_create("vsmlist distribute", 8192);
+	vsmlist_distribute(pool, &params, &outcome);
+	/* Goodbye to the relay before the log line, so that it counts */
+	act_distribute_report(aenv, &outcome, transport);
+	ext_vsmlist_transport_deinit(&transport);
 
-	ret = act_distribute_run(aenv, members, pool, keep);
-	vsmlist_members_deinit(&members);
+	switch (vsmlist_distribute_outcome_result(&outcome)) {
+	case VSMLIST_DISTRIBUTE_RESULT_SENT:
+		eenv->exec_status->significant_action_executed = TRUE;
+		eenv->exec_status->message_forwarded = TRUE;
+		*keep = FALSE;
+		break;
+	case VSMLIST_DISTRIBUTE_RESULT_KEEP:
+		break;
+	case VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL:
+		ret = SIEVE_EXEC_TEMP_FAILURE;
+		break;
+	case VSMLIST_DISTRIBUTE_RESULT_FAILURE:
+		ret = SIEVE_EXEC_FAILURE;
+		break;
+	}
 	pool_unref(&pool);
 	return ret;
 }

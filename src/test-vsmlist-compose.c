@@ -159,7 +159,8 @@ static void test_compose_list_headers(void)
 		"List-Id: =?UTF-8?b?RnLDvG5kZQ==?= <friends.lists.example>\r\n"
 		"List-Post: <mailto:friends@lists.example>\r\n"
 		"List-Help: <mailto:friends+help@lists.example>\r\n"
-		"List-Owner: <mailto:owner@lists.example>\r\n");
+		"List-Owner: <mailto:owner@lists.example>\r\n"
+		"Precedence: list\r\n");
 	test_end();
 
 	test_begin("compose: untouched head leaves out what DKIM signs");
@@ -168,12 +169,13 @@ static void test_compose_list_headers(void)
 	/* What is added replaces the post's own; X-Loop lines stay, and ours
 	   is always added */
 	test_assert_strcmp(t_strarray_join(replace, " "),
-			   "List-Post List-Help List-Owner");
+			   "List-Post List-Help List-Owner Precedence");
 	test_assert_strcmp(head,
 		"X-Loop: friends@lists.example\r\n"
 		"List-Post: <mailto:friends@lists.example>\r\n"
 		"List-Help: <mailto:friends+help@lists.example>\r\n"
-		"List-Owner: <mailto:owner@lists.example>\r\n");
+		"List-Owner: <mailto:owner@lists.example>\r\n"
+		"Precedence: list\r\n");
 	test_assert_strcmp(str_c(left_out),
 		"Sender (signed by d=a.example), List-Id (signed by "
 		"d=a.example)");

@@ -35,8 +35,10 @@ struct test_transport {
 
 static int
 test_send(void *context, const struct vsmlist_transaction *trans,
-	  struct vsmlist_rcpt_result *results, const char **error_r)
+	  struct vsmlist_rcpt_result *results,
+	  struct vsmlist_transaction_result *result_r)
 {
+	const char **error_r = &result_r->error;
 	struct test_transport *tt = context;
 	string_t *envelope = t_str_new(64);
 	string_t *data = t_str_new(64);
@@ -90,6 +92,8 @@ test_send(void *context, const struct vsmlist_transaction *trans,
 		if (results[i].status == VSMLIST_RCPT_PENDING)
 			results[i].status = VSMLIST_RCPT_SENT;
 	}
+	result_r->data_reply = t_strdup_printf(
+		"250 2.0.0 Ok: queued as Q%u", n);
 	return 1;
 }
 
@@ -185,6 +189,8 @@ static void test_fanout_batches(void)
 	test_assert(result.sent == 5 && result.transactions == 3);
 	test_assert(result.members == 5);
 	test_assert(result.rejected == 0 && result.deferred == 0);
+	/* Each transaction's queue id, as the relay named it */
+	test_assert_strcmp(result.queue_ids, "Q1,Q2,Q3");
 	test_end();
 
 	test_begin("fanout: one transaction when the list fits");

@@ -35,10 +35,14 @@ static struct istream *test_input(const char *post, size_t max_buffer)
 
 static const char *test_untouched(const char *post, size_t max_buffer)
 {
+	static const struct vsmlist_message_filter filter = {
+		.list_localpart = "friends", .list_domain = "lists.example",
+		.delimiters = "+-",
+	};
 	struct istream *input = test_input(post, max_buffer), *output;
 	const char *result;
 
-	output = vsmlist_message_prepend(input, TRACE, NULL);
+	output = vsmlist_message_prepend(input, TRACE, &filter);
 	result = test_read_all(output);
 	i_stream_unref(&output);
 	i_stream_unref(&input);
@@ -91,13 +95,14 @@ static void test_message_untouched(void)
 static void test_message_munge(void)
 {
 	static const char *const remove[] = { "From", "Cc", NULL };
+	const struct vsmlist_message_filter filter = { .remove = remove };
 	struct istream *input, *output;
 
 	test_begin("message: prepended fields replace the removed ones");
 	input = test_input("From: a@b.example\r\nCc: c@d.example\r\n"
 			   "Subject: s\r\n\r\nbody\r\n", 0);
 	output = vsmlist_message_prepend(input, "From: new@l.example\r\n",
-					 remove);
+					 &filter);
 	test_assert_strcmp(test_read_all(output),
 		"From: new@l.example\r\nSubject: s\r\n\r\nbody\r\n");
 	i_stream_unref(&output);
@@ -107,15 +112,35 @@ static void test_message_munge(void)
 
 static void test_message_wrap(void)
 {
+	static const struct vsmlist_message_filter filter = {
+		.list_localpart = "friends", .list_domain = "lists.example",
+		.delimiters = "+",
+	};
 	struct istream *input, *output;
 
 	test_begin("message: wrapped keeps the original byte for byte");
 	input = test_input("Return-Path: <a@b.example>\r\n"
 			   "From: a@b.example\r\n\r\nno final newline", 0);
-	output = vsmlist_message_wrap(input, "HEAD\r\n", "BOUND");
+	output = vsmlist_message_wrap(input, "HEAD\r\n", "BOUND", &filter);
 	test_assert_strcmp(test_read_all(output),
 		"HEAD\r\nFrom: a@b.example\r\n\r\nno final newline"
 		"\r\n--BOUND--\r\n");
+	i_stream_unref(&output);
+	i_stream_unref(&input);
+	test_end();
+
+	test_begin("message: the list's own Delivered-To is not passed on");
+	input = test_input("Return-Path: <a@b.example>\r\n"
+			   "Delivered-To: Friends@Lists.Example\r\n"
+			   "Delivered-To: friends+x@lists.example\r\n"
+			   "Delivered-To: friendsx@lists.example\r\n"
+			   "Delivered-To: someone@elsewhere.example\r\n"
+			   "From: a@b.example\r\n\r\nbody\r\n", 0);
+	output = vsmlist_message_wrap(input, "HEAD\r\n", "BOUND", &filter);
+	test_assert_strcmp(test_read_all(output),
+		"HEAD\r\nDelivered-To: friendsx@lists.example\r\n"
+		"Delivered-To: someone@elsewhere.example\r\n"
+		"From: a@b.example\r\n\r\nbody\r\n\r\n--BOUND--\r\n");
 	i_stream_unref(&output);
 	i_stream_unref(&input);
 	test_end();

@@ -116,6 +116,27 @@ static void test_progress_retry(void)
 	test_assert(vsmlist_progress_close(&progress, TRUE, &error) == 0);
 	test_assert(test_count_records() == 1);
 	test_end();
+
+}
+
+static void test_progress_counts(void)
+{
+	struct vsmlist_progress *progress;
+	const char *error;
+
+	test_begin("progress: the complete record counts this attempt's "
+		   "rejections");
+	progress = test_open("<counts@example.com>", "d1");
+	test_record(progress, "sent1", VSMLIST_RCPT_SENT);
+	test_record(progress, "sent2", VSMLIST_RCPT_SENT);
+	test_record(progress, "gone", VSMLIST_RCPT_REJECTED);
+	test_assert(vsmlist_progress_close(&progress, TRUE, &error) == 0);
+	progress = test_open("<counts@example.com>", "d1");
+	test_assert(vsmlist_progress_is_complete(progress));
+	test_assert(vsmlist_progress_get_sent(progress) == 2);
+	test_assert(vsmlist_progress_get_rejected(progress) == 1);
+	test_assert(vsmlist_progress_close(&progress, TRUE, &error) == 0);
+	test_end();
 }
 
 static void test_progress_keys(void)
@@ -366,6 +387,7 @@ int main(void)
 		test_progress_digest,
 		test_progress_hostile_files,
 		test_progress_prune_race,
+		test_progress_counts,
 		NULL
 	};
 	return test_vsmlist_run_in_tmpdir(test_functions, &test_tmpdir);

@@ -20,6 +20,7 @@ test_load(const char *user, const char *delim, const char *const *pairs,
 		i_unreached();
 	env.user_email = user_email;
 	env.recipient_delimiter = delim;
+	env.home = "/home/l";
 	env.lookup = test_vsmlist_lookup;
 	env.context = (void *)pairs;
 	return vsmlist_settings_load(pool_datastack_create(), &env, set_r,
@@ -40,14 +41,14 @@ static void test_settings_defaults(void)
 	test_assert_strcmp(set->name, "friends");
 	test_assert_strcmp(smtp_address_encode(set->bounce_address),
 			   "friends+bounces@Lists.example");
-	test_assert_strcmp(set->members, "file:~/vsmlist/members");
+	test_assert_strcmp(set->members, "file:/home/l/vsmlist/members");
 	test_assert_strcmp(set->list_id, "friends.lists.example");
 	test_assert(set->batch_size == VSMLIST_DEFAULT_BATCH_SIZE);
 	test_assert(set->dmarc_mode == VSMLIST_DMARC_MODE_AUTO);
 	test_assert(set->dns_failure == VSMLIST_DNS_FAILURE_WRAP);
 	test_assert(set->dns_servers == NULL);
 	test_assert(set->dns_timeout_msecs == 2000);
-	test_assert_strcmp(set->dns_cache, "~/vsmlist/dns-cache");
+	test_assert_strcmp(set->dns_cache, "/home/l/vsmlist/dns-cache");
 	test_assert(set->psl_file == NULL);
 	test_end();
 
@@ -237,6 +238,12 @@ static void test_settings_fanout(void)
 		"sieve_vsmlist_progress_expire", "forever", NULL };
 	static const char *const relative_progress[] = {
 		"sieve_vsmlist_progress", "vsmlist/progress", NULL };
+	static const char *const relative_members[] = {
+		"sieve_vsmlist_members", "file:lists/members", NULL };
+	static const char *const relative_cache[] = {
+		"sieve_vsmlist_dns_cache", "cache", NULL };
+	static const char *const relative_notice[] = {
+		"sieve_vsmlist_notice", "file:notice.txt", NULL };
 	static const char *const none[] = { NULL };
 	const struct vsmlist_settings *set;
 	const char *error;
@@ -244,17 +251,18 @@ static void test_settings_fanout(void)
 	test_begin("settings: fan-out defaults");
 	test_assert(test_load("l@example.org", NULL, none, &set, &error) == 0);
 	test_assert(set->submission_host == NULL);
-	test_assert(set->submission_ssl == NULL);
+	test_assert(set->submission_ssl == VSMLIST_RELAY_SSL_UNSET);
 	test_assert(set->submission_timeout_msecs == 0);
-	test_assert_strcmp(set->progress, "~/vsmlist/progress");
+	test_assert_strcmp(set->progress, "/home/l/vsmlist/progress");
 	test_assert(set->progress_expire_secs == 7*24*3600);
 	test_end();
 
 	test_begin("settings: fan-out given");
 	test_assert(test_load("l@example.org", NULL, given, &set,
 			      &error) == 0);
-	test_assert_strcmp(set->submission_host, "relay.example:2525");
-	test_assert_strcmp(set->submission_ssl, "starttls");
+	test_assert_strcmp(set->submission_host, "relay.example");
+	test_assert(set->submission_port == 2525);
+	test_assert(set->submission_ssl == VSMLIST_RELAY_SSL_STARTTLS);
 	test_assert(set->submission_timeout_msecs == 5000);
 	test_assert_strcmp(set->progress, "/var/spool/vsmlist/%u");
 	test_assert(set->progress_expire_secs == 2*24*3600);
@@ -282,6 +290,19 @@ static void test_settings_fanout(void)
 			      &error) < 0);
 	test_assert(strstr(error, "sieve_vsmlist_progress") != NULL &&
 		    strstr(error, "relative") != NULL);
+	test_end();
+
+	test_begin("settings: one rule for paths: ~/ or absolute");
+	test_assert(test_load("l@example.org", NULL, relative_members, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_members: 'lists/members' is "
+			   "a relative path") != NULL);
+	test_assert(test_load("l@example.org", NULL, relative_cache, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_dns_cache") != NULL);
+	test_assert(test_load("l@example.org", NULL, relative_notice, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_notice") != NULL);
 	test_end();
 }
 

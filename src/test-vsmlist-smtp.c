@@ -221,7 +221,8 @@ test_client(in_port_t port, unsigned int timeout_msecs)
 	const char *error;
 
 	i_zero(&set);
-	set.host = t_strdup_printf("127.0.0.1:%u", port);
+	set.host = "127.0.0.1";
+	set.port = port;
 	set.my_hostname = "client.test";
 	set.timeout_msecs = timeout_msecs;
 	if (vsmlist_smtp_init(&set, NULL, &smtp, &error) < 0)
@@ -253,7 +254,11 @@ test_send(struct vsmlist_smtp *smtp, const char *const *locals,
 	trans.body_8bit = body_8bit;
 	trans.input = test_istream_create(
 		"Subject: test\r\n\r\nK\xc3\xa4se\r\n.dot\r\n");
-	ret = vsmlist_smtp_send(smtp, &trans, results, error_r);
+	struct vsmlist_transaction_result result;
+
+	i_zero(&result);
+	ret = vsmlist_smtp_send(smtp, &trans, results, &result);
+	*error_r = result.error;
 	i_stream_unref(&trans.input);
 	return ret;
 }
@@ -498,29 +503,45 @@ static void test_smtp_settings(void)
 {
 	struct vsmlist_smtp_settings set;
 	struct vsmlist_smtp *smtp;
-	const char *error;
+	enum vsmlist_relay_ssl ssl;
+	const char *error, *host;
+	in_port_t port;
+
+	test_begin("smtp: relay host and TLS mode as Dovecot writes them");
+	test_assert(vsmlist_relay_host_parse("", &host, &port) < 0);
+	test_assert(vsmlist_relay_host_parse("relay.example:notaport",
+					     &host, &port) < 0);
+	test_assert(vsmlist_relay_host_parse("[::1]:2525", &host, &port) == 0);
+	test_assert_strcmp(host, "::1");
+	test_assert(port == 2525);
+	test_assert(vsmlist_relay_host_parse("relay.example", &host,
+					     &port) == 0);
+	test_assert(port == 25);
+	test_assert(vsmlist_relay_ssl_parse("sometimes", &ssl) < 0);
+	test_assert(vsmlist_relay_ssl_parse("yes", &ssl) < 0);
+	test_assert(vsmlist_relay_ssl_parse("STARTTLS", &ssl) == 0 &&
+		    ssl == VSMLIST_RELAY_SSL_STARTTLS);
+	test_assert(vsmlist_relay_ssl_parse("submissions", &ssl) == 0 &&
+		    ssl == VSMLIST_RELAY_SSL_IMMEDIATE);
+	test_end();
 
 	test_begin("smtp: settings");
 	i_zero(&set);
 	set.timeout_msecs = 1000;
 	set.host = "";
 	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) < 0);
-	set.host = "relay.example:notaport";
-	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) < 0);
-	set.host = "[::1]:2525";
-	set.ssl = "sometimes";
-	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) < 0);
-	set.ssl = "STARTTLS";
+	set.host = "::1";
+	set.port = 2525;
+	set.ssl = VSMLIST_RELAY_SSL_STARTTLS;
 	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
 	test_assert_strcmp(vsmlist_smtp_get_relay(smtp), "[::1]:2525");
 	vsmlist_smtp_deinit(&smtp);
 	set.host = "relay.example";
-	set.ssl = NULL;
+	set.port = 25;
+	set.ssl = VSMLIST_RELAY_SSL_UNSET;
 	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
 	test_assert_strcmp(vsmlist_smtp_get_relay(smtp), "relay.example:25");
 	vsmlist_smtp_deinit(&smtp);
-	test_assert(vsmlist_smtp_ssl_mode_is_valid("submissions"));
-	test_assert(!vsmlist_smtp_ssl_mode_is_valid("yes"));
 	test_end();
 }
 

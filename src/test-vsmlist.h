@@ -29,6 +29,7 @@ test_vsmlist_settings(const char *const *pairs)
 	const char *error;
 
 	i_zero(&env);
+	env.home = "/nonexistent-home";
 	env.lookup = test_vsmlist_lookup;
 	env.context = (void *)pairs;
 	if (vsmlist_settings_load(pool_datastack_create(), &env, &set,

@@ -240,6 +240,9 @@ void vsmlist_compose_list_headers(const struct vsmlist_settings *set,
 				list_header_add(headers, canonical[i], value);
 		}
 	}
+	/* RFC 2076: list traffic; vacation responders (RFC 3834) and MTAs
+	   take it as "do not auto-reply" */
+	list_header_add(headers, "Precedence", "list");
 }
 
 const char *vsmlist_compose_message_id(const struct vsmlist_settings *set)
@@ -265,17 +268,23 @@ const char *vsmlist_compose_boundary(void)
 const char *vsmlist_compose_notice(const struct vsmlist_settings *set,
 				   const char *author, const char *reason)
 {
-	const struct var_expand_table table[] = {
-		{ '\0', smtp_address_encode(set->address), "list" },
-		{ '\0', set->name, "list_name" },
-		{ '\0', author, "author" },
-		{ '\0', reason, "reason" },
-		{ '\0', NULL, NULL }
+	/* In the order of vsmlist_notice_variables[] */
+	const char *const values[] = {
+		smtp_address_encode(set->address), set->name, author, reason
 	};
+	struct var_expand_table table[N_ELEMENTS(values) + 1];
 	string_t *text = t_str_new(512), *crlf;
 	const char *error, *p;
 	size_t line_start = 0, last_space = 0;
+	unsigned int i;
 
+	i_zero(&table);
+	for (i = 0; i < N_ELEMENTS(values); i++) {
+		i_assert(vsmlist_notice_variables[i] != NULL);
+		table[i].long_key = vsmlist_notice_variables[i];
+		table[i].value = values[i];
+	}
+	i_assert(vsmlist_notice_variables[i] == NULL);
 	if (var_expand(text, set->notice != NULL ? set->notice :
 		       VSMLIST_DEFAULT_NOTICE, table, &error) < 0) {
 		str_truncate(text, 0);
@@ -491,8 +500,7 @@ const char *vsmlist_compose_wrap_head(const struct vsmlist_settings *set,
 		str_printfa(head, "Date: %s\r\n",
 			    message_date_create(ioloop_time));
 	}
-	str_printfa(head, "Message-ID: %s\r\n",
-		    vsmlist_compose_message_id(set));
+	str_printfa(head, "Message-ID: %s\r\n", params->message_id);
 	append_list_headers(set, head);
 	str_printfa(head,
 		"MIME-Version: 1.0\r\n"

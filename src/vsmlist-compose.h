@@ -39,8 +39,8 @@ struct vsmlist_list_header {
 };
 ARRAY_DEFINE_TYPE(vsmlist_list_header, struct vsmlist_list_header);
 
-/* The list headers the settings ask for and can fill (List-Id,
-   List-Post, List-Help, ...), and Sender when with_sender. */
+/* Sender when with_sender, the list headers the settings ask for and can
+   fill (List-Id, List-Post, List-Help, ...), and Precedence: list. */
 void vsmlist_compose_list_headers(const struct vsmlist_settings *set,
 				  bool with_sender,
 				  ARRAY_TYPE(vsmlist_list_header) *headers);
@@ -90,6 +90,8 @@ struct vsmlist_wrap_params {
 	const char *boundary;
 	/* "7bit", "8bit" or "binary" for the message/rfc822 part */
 	const char *inner_cte;
+	/* The new message's Message-ID (vsmlist_compose_message_id()) */
+	const char *message_id;
 };
 
 /* The wrapped message up to the original: its header, the notice part and

@@ -2,6 +2,7 @@
 
 #include "lib.h"
 #include "array.h"
+#include "str.h"
 #include "istream.h"
 #include "smtp-address.h"
 
@@ -25,6 +26,10 @@ struct vsmlist_fanout {
 	unsigned int logged_rejected, logged_deferred;
 	/* The first failure to record progress (i_malloc()ed) */
 	char *progress_error;
+	/* The relay's queue ids, comma-separated (heap: each batch runs in
+	   a data stack frame of its own) */
+	string_t *queue_ids;
+	unsigned int queue_id_count;
 };
 
 int vsmlist_fanout_is_8bit(struct istream *input)
@@ -103,12 +108,28 @@ vsmlist_fanout_count(struct vsmlist_fanout *fanout,
 
 /* Send the current batch. Returns the transport's status, or -1 with an
    error when the message could not be read. */
+static void
+vsmlist_fanout_note_queue_id(struct vsmlist_fanout *fanout,
+			     const char *data_reply)
+{
+	const char *queue_id = vsmlist_transport_queue_id(data_reply);
+
+	if (queue_id == NULL)
+		return;
+	if (fanout->queue_id_count++ >= VSMLIST_FANOUT_MAX_QUEUE_IDS)
+		return;
+	if (str_len(fanout->queue_ids) > 0)
+		str_append_c(fanout->queue_ids, ',');
+	str_append(fanout->queue_ids, queue_id);
+}
+
 static int
 vsmlist_fanout_send_batch(struct vsmlist_fanout *fanout,
 			  const char **error_r)
 {
 	const struct vsmlist_fanout_params *params = fanout->params;
 	struct vsmlist_fanout_result *res = fanout->result;
+	struct vsmlist_transaction_result trans_result;
 	struct vsmlist_transaction trans;
 	struct vsmlist_rcpt_result *results;
 	unsigned int i, count, sent = 0, carried = 0;
@@ -126,8 +147,12 @@ vsmlist_fanout_send_batch(struct vsmlist_fanout *fanout,
 	results = array_front_modifiable(&fanout->results);
 
 	res->transactions++;
+	i_zero(&trans_result);
 	ret = params->transport->send(params->transport->context, &trans,
-				      results, error_r);
+				      results, &trans_result);
+	*error_r = trans_result.error;
+	if (ret > 0)
+		vsmlist_fanout_note_queue_id(fanout, trans_result.data_reply);
 	if (trans.input->stream_errno != 0) {
 		/* The transport stopped reading: nothing was sent */
 		*error_r = t_strdup_printf("read(%s) failed: %s",
@@ -247,6 +272,7 @@ int vsmlist_fanout_send(const struct vsmlist_fanout_params *params,
 	result_r->members = params->rcpt_count;
 
 	fanout.batch_size = batch_size;
+	fanout.queue_ids = str_new(default_pool, 64);
 
 	/* Not on the data stack: each batch runs in a frame of its own */
 	i_array_init(&fanout.batch, I_MIN(batch_size, params->rcpt_count));
@@ -313,6 +339,15 @@ int vsmlist_fanout_send(const struct vsmlist_fanout_params *params,
 	array_free(&fanout.batch);
 	array_free(&fanout.results);
 	array_free(&fanout.carry);
+	if (str_len(fanout.queue_ids) > 0) {
+		result_r->queue_ids = t_strdup(str_c(fanout.queue_ids));
+		if (fanout.queue_id_count > VSMLIST_FANOUT_MAX_QUEUE_IDS) {
+			result_r->queue_ids = t_strdup_printf("%s,(+%u more)",
+				result_r->queue_ids, fanout.queue_id_count -
+				VSMLIST_FANOUT_MAX_QUEUE_IDS);
+		}
+	}
+	str_free(&fanout.queue_ids);
 	if (fanout.progress_error != NULL) {
 		if (result_r->error == NULL)
 			result_r->error = t_strdup(fanout.progress_error);

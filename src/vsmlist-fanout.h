@@ -1,65 +1,10 @@
 #ifndef VSMLIST_FANOUT_H
 #define VSMLIST_FANOUT_H
 
+#include "vsmlist-transport.h"
+
 struct event;
-struct istream;
-struct smtp_address;
 struct vsmlist_progress;
-
-/* What became of one recipient in one delivery attempt */
-enum vsmlist_rcpt_status {
-	/* Not (yet) attempted */
-	VSMLIST_RCPT_PENDING = 0,
-	/* The relay accepted the message for this recipient */
-	VSMLIST_RCPT_SENT,
-	/* Refused permanently (5xx): never retried */
-	VSMLIST_RCPT_REJECTED,
-	/* Refused temporarily (4xx), or the transaction failed before the
-	   relay took the message: a retry sends it again */
-	VSMLIST_RCPT_DEFERRED,
-};
-
-struct vsmlist_rcpt_result {
-	enum vsmlist_rcpt_status status;
-	/* The relay's reply (or the client's error) for a recipient that was
-	   not sent, for the log; NULL otherwise */
-	const char *reply;
-	/* Deferred with 452 "too many recipients" (RFC 5321 4.5.3.1.10):
-	   when the relay took others of the transaction, the fan-out sends
-	   this one in its next transaction, and makes its batches smaller */
-	bool too_many_rcpts;
-};
-
-/* One SMTP transaction */
-struct vsmlist_transaction {
-	const struct smtp_address *mail_from;
-	const struct smtp_address *const *rcpts;
-	unsigned int rcpt_count;
-	/* The message contains 8-bit octets (MAIL FROM ... BODY=8BITMIME) */
-	bool body_8bit;
-	/* The message, read from its start */
-	struct istream *input;
-};
-
-/* How one transaction is sent: the lib-smtp client (vsmlist-smtp.h),
-   Pigeonhole's sieve_smtp_* in the Sieve glue, a recorder in unit tests.
-
-   send() fills results[i] for each recipient (all of them PENDING on
-   entry) and returns:
-     1  the relay answered the transaction: the result of every recipient
-        is SENT, REJECTED or DEFERRED;
-     0  the relay refused the whole transaction permanently (MAIL FROM or
-        DATA 5xx): every recipient not otherwise known is REJECTED;
-    -1  temporary failure of the transaction (connection, timeout, 4xx for
-        MAIL FROM or DATA): nothing was sent; recipients refused at RCPT
-        keep their result, the others are DEFERRED.
-   error_r is set when 0 or -1 is returned. */
-struct vsmlist_transport {
-	int (*send)(void *context, const struct vsmlist_transaction *trans,
-		    struct vsmlist_rcpt_result *results,
-		    const char **error_r);
-	void *context;
-};
 
 /* The message source: a fresh stream of what the members receive, for
    each transaction. */
@@ -109,7 +54,13 @@ struct vsmlist_fanout_result {
 	/* The last transaction-level failure (or progress error), for the
 	   log; NULL if none */
 	const char *error;
+	/* The relay's queue ids of the transactions it took, in order,
+	   comma-separated (the first VSMLIST_FANOUT_MAX_QUEUE_IDS), or NULL
+	   when its replies named none */
+	const char *queue_ids;
 };
+
+#define VSMLIST_FANOUT_MAX_QUEUE_IDS 100
 
 /* Send the message to every member not done in an earlier attempt,
    batch_size RCPTs per transaction. A rejected member never stops the

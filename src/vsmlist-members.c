@@ -4,7 +4,6 @@
 #include "array.h"
 #include "hash.h"
 #include "str-sanitize.h"
-#include "home-expand.h"
 #include "istream.h"
 #include "smtp-address.h"
 
@@ -156,40 +155,11 @@ int vsmlist_members_read_file(struct vsmlist_members *members,
 }
 
 int vsmlist_members_load(struct vsmlist_members *members, const char *uri,
-			 const char *home, struct event *event,
-			 const char **error_r)
+			 struct event *event, const char **error_r)
 {
-	const char *path;
-
-	if (str_begins(uri, "file:")) {
-		path = uri + 5;
-		if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
-			if (home == NULL) {
-				*error_r = t_strdup_printf(
-					"member store %s: the user has no "
-					"home directory to expand '~' with",
-					uri);
-				return -1;
-			}
-			path = home_expand_tilde(path, home);
-		} else if (path[0] != '/' && path[0] != '\0') {
-			/* Relative to the home, like Sieve script paths */
-			if (home == NULL) {
-				*error_r = t_strdup_printf(
-					"member store %s: relative path, but "
-					"the user has no home directory", uri);
-				return -1;
-			}
-			path = t_strconcat(home, "/", path, NULL);
-		}
-		if (*path == '\0') {
-			*error_r = t_strdup_printf(
-				"member store %s: empty path", uri);
-			return -1;
-		}
-		return vsmlist_members_read_file(members, path, event,
+	if (str_begins(uri, "file:"))
+		return vsmlist_members_read_file(members, uri + 5, event,
 						 error_r);
-	}
 	*error_r = t_strdup_printf(
 		"member store '%s': unsupported (use file:<path>)",
 		str_sanitize(uri, 128));

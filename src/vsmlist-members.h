@@ -31,12 +31,10 @@ int vsmlist_members_read_file(struct vsmlist_members *members,
 			      const char *path, struct event *event,
 			      const char **error_r);
 
-/* Load the members from a store URI ("file:<path>"; '~/' and relative
-   paths are taken from home).
-   Returns 0 or -1. */
+/* Load the members from a store URI ("file:<absolute path>", as the
+   settings resolve it). Returns 0 or -1. */
 int vsmlist_members_load(struct vsmlist_members *members, const char *uri,
-			 const char *home, struct event *event,
-			 const char **error_r);
+			 struct event *event, const char **error_r);
 
 const struct smtp_address *const *
 vsmlist_members_get(const struct vsmlist_members *members,

@@ -152,23 +152,65 @@ vsmlist_header_field_value_lines(const struct vsmlist_header_field *field)
 	return value;
 }
 
-/* The original without the named headers, CRLF-terminated */
+/* Delivered-To: <the list, or one of its detail forms>: the list's own
+   LMTP hop, which members are not told about */
+static bool
+message_is_own_hop(const struct vsmlist_message_filter *filter,
+		   const struct message_header_line *hdr)
+{
+	const char *value, *at, *local;
+	size_t llen;
+
+	if (filter->list_localpart == NULL ||
+	    strcasecmp(hdr->name, "Delivered-To") != 0 ||
+	    memchr(hdr->value, '\0', hdr->value_len) != NULL)
+		return FALSE;
+	value = t_str_trim(t_strndup(hdr->value, hdr->value_len), " \t<>");
+	at = strrchr(value, '@');
+	if (at == NULL || strcasecmp(at + 1, filter->list_domain) != 0)
+		return FALSE;
+	local = t_strdup_until(value, at);
+	llen = strlen(filter->list_localpart);
+	if (strncasecmp(local, filter->list_localpart, llen) != 0)
+		return FALSE;
+	return local[llen] == '\0' ||
+		(filter->delimiters != NULL &&
+		 strchr(filter->delimiters, local[llen]) != NULL);
+}
+
+static void
+message_filter_callback(struct header_filter_istream *input ATTR_UNUSED,
+			struct message_header_line *hdr, bool *matched,
+			struct vsmlist_message_filter *filter)
+{
+	if (hdr == NULL || hdr->eoh || hdr->continued || *matched)
+		return;
+	T_BEGIN {
+		*matched = message_is_own_hop(filter, hdr);
+	} T_END;
+}
+
+/* The original without the filtered headers, CRLF-terminated */
 static struct istream *
-message_filter(struct istream *input, const char *const *remove)
+message_filter(struct istream *input,
+	       const struct vsmlist_message_filter *filter)
 {
 	ARRAY_TYPE(const_string) names;
 	const char *return_path = "Return-Path";
+	const char *const *remove;
 
 	t_array_init(&names, 4);
 	array_push_back(&names, &return_path);
-	for (; remove != NULL && *remove != NULL; remove++)
+	for (remove = filter->remove; remove != NULL && *remove != NULL;
+	     remove++)
 		array_push_back(&names, remove);
 	/* The filter looks names up by binary search */
 	array_sort(&names, i_strcasecmp_p);
 	return i_stream_create_header_filter(
 		input, HEADER_FILTER_EXCLUDE | HEADER_FILTER_CRLF_PRESERVE,
 		array_front(&names), array_count(&names),
-		*null_header_filter_callback, (void *)NULL);
+		message_filter_callback,
+		(struct vsmlist_message_filter *)filter);
 }
 
 static struct istream *
@@ -197,23 +239,25 @@ static struct istream *string_stream(const char *str)
 	return i_stream_create_copy_from_data(str, strlen(str));
 }
 
-struct istream *vsmlist_message_prepend(struct istream *input,
-					const char *prepend,
-					const char *const *remove)
+struct istream *
+vsmlist_message_prepend(struct istream *input, const char *prepend,
+			const struct vsmlist_message_filter *filter)
 {
 	return message_concat(string_stream(prepend),
-			      message_filter(input, remove), NULL,
+			      message_filter(input, filter), NULL,
 			      t_strdup_printf("vsmlist copy(%s)",
 					      i_stream_get_name(input)));
 }
 
-struct istream *vsmlist_message_wrap(struct istream *input, const char *head,
-				     const char *boundary)
+struct istream *
+vsmlist_message_wrap(struct istream *input, const char *head,
+		     const char *boundary,
+		     const struct vsmlist_message_filter *filter)
 {
 	/* The CRLF before the delimiter belongs to it (RFC 2046 5.1.1): the
 	   original keeps its last line ending, or its lack of one */
 	return message_concat(string_stream(head),
-			      message_filter(input, NULL),
+			      message_filter(input, filter),
 			      string_stream(t_strdup_printf("\r\n--%s--\r\n",
 							    boundary)),
 			      t_strdup_printf("vsmlist wrapped(%s)",

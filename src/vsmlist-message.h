@@ -47,20 +47,33 @@ const char *vsmlist_header_field_raw_value(const struct vsmlist_header_field *fi
 const char *
 vsmlist_header_field_value_lines(const struct vsmlist_header_field *field);
 
-/* The original with Return-Path (it belongs to the final delivery) and
-   the header fields named in remove dropped, and prepend (complete CRLF
-   lines) on top: the untouched copy (which replaces only unsigned fields,
-   so every DKIM signature stays intact; vsmlist-dkim tells which) and
-   the munged one (which replaces From). */
-struct istream *vsmlist_message_prepend(struct istream *input,
-					const char *prepend,
-					const char *const *remove);
+/* What a member's copy leaves out of the original's header, besides
+   Return-Path (it belongs to the final delivery). The strings must live
+   as long as the streams made with it. */
+struct vsmlist_message_filter {
+	/* Header names dropped: the fields the list replaces */
+	const char *const *remove;
+	/* Delivered-To fields naming the list (localpart@domain, or
+	   localpart<delimiter>detail@domain) are the list's own LMTP hop:
+	   dropped. NULL list_localpart: none dropped. */
+	const char *list_localpart, *list_domain, *delimiters;
+};
+
+/* The original, filtered, with prepend (complete CRLF lines) on top: the
+   untouched copy (which replaces only unsigned fields, so every DKIM
+   signature stays intact; vsmlist-dkim tells which) and the munged one
+   (which replaces From). */
+struct istream *
+vsmlist_message_prepend(struct istream *input, const char *prepend,
+			const struct vsmlist_message_filter *filter);
 
 /* head (the new message's header, its notice part and the header of the
-   message/rfc822 part), the original without Return-Path, then the
-   closing boundary. */
-struct istream *vsmlist_message_wrap(struct istream *input, const char *head,
-				     const char *boundary);
+   message/rfc822 part), the original, filtered, then the closing
+   boundary. */
+struct istream *
+vsmlist_message_wrap(struct istream *input, const char *head,
+		     const char *boundary,
+		     const struct vsmlist_message_filter *filter);
 
 struct vsmlist_message_scan {
 	/* The boundary string occurs somewhere in the post */

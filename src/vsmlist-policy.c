@@ -3,7 +3,6 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
-#include "home-expand.h"
 
 #include "vsmlist-settings.h"
 #include "vsmlist-dns.h"
@@ -37,26 +36,6 @@ vsmlist_dmarc_result_methods(const struct vsmlist_dmarc_result *result)
 	if (tree_walk && psl)
 		return "rfc9989,rfc7489";
 	return (psl ? "rfc7489" : "rfc9989");
-}
-
-static const char *
-policy_cache_path(const struct vsmlist_settings *set, const char *home)
-{
-	const char *path = set->dns_cache;
-
-	if (path == NULL)
-		return NULL;
-	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
-		if (home == NULL)
-			return NULL;
-		return home_expand_tilde(path, home);
-	}
-	if (path[0] != '/') {
-		if (home == NULL)
-			return NULL;
-		return t_strconcat(home, "/", path, NULL);
-	}
-	return path;
 }
 
 static void
@@ -95,17 +74,52 @@ policy_discover_domains(pool_t pool, const struct vsmlist_dns_resolver *resolver
 	policy->policy = best->policy;
 }
 
-void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
-			     const char *const *from_fields, const char *home,
-			     bool lookup, struct event *event,
-			     struct vsmlist_policy *policy_r)
+/* Discover through ldns, with the answer cache */
+static void
+policy_discover_dns(pool_t pool, const struct vsmlist_settings *set,
+		    struct vsmlist_psl *psl, struct event *event,
+		    struct vsmlist_policy *policy_r)
 {
 	struct vsmlist_dns_settings dns_set;
 	struct vsmlist_dns *dns;
 	struct vsmlist_dns_cache *cache = NULL;
 	struct vsmlist_dns_resolver resolver;
+	const char *error;
+
+	i_zero(&dns_set);
+	dns_set.servers = set->dns_servers;
+	dns_set.timeout_msecs = set->dns_timeout_msecs;
+	if (vsmlist_dns_init(&dns_set, event, &dns, &error) < 0) {
+		policy_r->status = VSMLIST_DMARC_STATUS_TEMPERROR;
+		policy_r->error = p_strdup_printf(pool, "DNS: %s", error);
+		return;
+	}
+	vsmlist_dns_begin(dns);
+	vsmlist_dns_get_resolver(dns, &resolver);
+	if (set->dns_cache != NULL) {
+		cache = vsmlist_dns_cache_open(set->dns_cache, &resolver,
+					       event);
+		vsmlist_dns_cache_get_resolver(cache, &resolver);
+	}
+
+	policy_discover_domains(pool, &resolver, psl, policy_r);
+
+	policy_r->queries = vsmlist_dns_get_query_count(dns);
+	if (cache != NULL) {
+		policy_r->cache_hits = vsmlist_dns_cache_get_hits(cache);
+		(void)vsmlist_dns_cache_close(&cache);
+	}
+	vsmlist_dns_deinit(&dns);
+}
+
+void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
+			     const char *const *from_fields, bool lookup,
+			     const struct vsmlist_dns_resolver *resolver,
+			     struct event *event,
+			     struct vsmlist_policy *policy_r)
+{
 	struct vsmlist_psl *psl;
-	const char *path, *error;
+	const char *error;
 
 	i_zero(policy_r);
 	policy_r->status = VSMLIST_DMARC_STATUS_NOPOLICY;
@@ -121,32 +135,10 @@ void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
 		policy_r->error = p_strdup(pool, error);
 		return;
 	}
-	i_zero(&dns_set);
-	dns_set.servers = set->dns_servers;
-	dns_set.timeout_msecs = set->dns_timeout_msecs;
-	if (vsmlist_dns_init(&dns_set, event, &dns, &error) < 0) {
-		vsmlist_psl_deinit(&psl);
-		policy_r->status = VSMLIST_DMARC_STATUS_TEMPERROR;
-		policy_r->error = p_strdup_printf(pool, "DNS: %s", error);
-		return;
-	}
-	vsmlist_dns_begin(dns);
-	vsmlist_dns_get_resolver(dns, &resolver);
-
-	path = policy_cache_path(set, home);
-	if (path != NULL) {
-		cache = vsmlist_dns_cache_open(path, &resolver, event);
-		vsmlist_dns_cache_get_resolver(cache, &resolver);
-	}
-
-	policy_discover_domains(pool, &resolver, psl, policy_r);
-
-	policy_r->queries = vsmlist_dns_get_query_count(dns);
-	if (cache != NULL) {
-		policy_r->cache_hits = vsmlist_dns_cache_get_hits(cache);
-		(void)vsmlist_dns_cache_close(&cache);
-	}
-	vsmlist_dns_deinit(&dns);
+	if (resolver != NULL)
+		policy_discover_domains(pool, resolver, psl, policy_r);
+	else
+		policy_discover_dns(pool, set, psl, event, policy_r);
 	vsmlist_psl_deinit(&psl);
 }
 

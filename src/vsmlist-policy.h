@@ -30,10 +30,12 @@ struct vsmlist_policy {
 };
 
 /* lookup=FALSE parses the author only (modes wrap and munge need no
-   DNS answer to decide). */
+   DNS answer to decide). resolver: NULL to ask the settings' DNS servers
+   through the answer cache; unit tests and fuzz targets give a fake. */
 void vsmlist_policy_discover(pool_t pool, const struct vsmlist_settings *set,
-			     const char *const *from_fields, const char *home,
-			     bool lookup, struct event *event,
+			     const char *const *from_fields, bool lookup,
+			     const struct vsmlist_dns_resolver *resolver,
+			     struct event *event,
 			     struct vsmlist_policy *policy_r);
 
 /* "rfc9989", "rfc7489" or "rfc9989,rfc7489": which discovery method(s)

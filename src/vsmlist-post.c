@@ -4,6 +4,7 @@
 #include "array.h"
 #include "str.h"
 #include "istream.h"
+#include "smtp-address.h"
 
 #include "vsmlist-settings.h"
 #include "vsmlist-dkim.h"
@@ -42,9 +43,12 @@ static int post_prepare_wrap(struct vsmlist_post *post, const char **error_r)
 			return -1;
 		}
 	}
+	post->message_id = p_strdup(post->pool,
+				    vsmlist_compose_message_id(post->set));
 	i_zero(&params);
 	params.author = post_author(post);
-	params.fields = &post->fields;
+	params.fields = post->fields;
+	params.message_id = post->message_id;
 	params.reason = post->decision.reason;
 	params.boundary = boundary;
 	/* RFC 2046 5.2.1: message/rfc822 is 7bit, 8bit or binary, never
@@ -68,12 +72,13 @@ post_prepare_untouched(struct vsmlist_post *post, const char **error_r)
 	const char *const *replace;
 
 	coverage = vsmlist_dkim_coverage_init(post->pool,
-		vsmlist_message_header_values(&post->fields,
+		vsmlist_message_header_values(post->fields,
 					      "DKIM-Signature"));
 	post->prepend = p_strdup(post->pool,
 		vsmlist_compose_untouched_head(post->set, coverage,
 					       &replace, left_out));
-	post->remove = (const char *const *)p_strarray_dup(post->pool, replace);
+	post->filter.remove = (const char *const *)
+		p_strarray_dup(post->pool, replace);
 	post->left_out = p_strdup(post->pool, str_c(left_out));
 
 	/* Only to know whether the relay must be told BODY=8BITMIME */
@@ -87,18 +92,34 @@ static int post_prepare_munge(struct vsmlist_post *post, const char **error_r)
 {
 	struct vsmlist_message_scan scan;
 
+	const char *const *remove;
+
 	post->prepend = p_strdup(post->pool, vsmlist_compose_munge_head(
-		post->set, post_author(post), &post->fields, &post->remove));
+		post->set, post_author(post), post->fields, &remove));
+	post->filter.remove = remove;
 	if (vsmlist_message_scan(post->input, NULL, &scan, error_r) < 0)
 		return -1;
 	post->has_8bit = scan.has_8bit;
 	return 0;
 }
 
+/* The Message-ID of the original, trimmed, or NULL */
+static const char *post_original_message_id(struct vsmlist_post *post)
+{
+	const char *const *values =
+		vsmlist_message_header_values(post->fields, "Message-ID");
+
+	if (values == NULL)
+		return NULL;
+	return p_strdup(post->pool, t_str_trim(values[0], " \t"));
+}
+
 int vsmlist_post_prepare(pool_t pool, const struct vsmlist_settings *set,
 			 enum vsmlist_dmarc_mode mode, struct istream *input,
-			 const char *home, struct event *event,
-			 struct vsmlist_post **post_r, const char **error_r)
+			 const ARRAY_TYPE(vsmlist_header_field) *fields,
+			 const struct vsmlist_dns_resolver *resolver,
+			 struct event *event, struct vsmlist_post **post_r,
+			 const char **error_r)
 {
 	struct vsmlist_post *post;
 	int ret = 0;
@@ -108,25 +129,16 @@ int vsmlist_post_prepare(pool_t pool, const struct vsmlist_settings *set,
 	post->set = set;
 	post->input = input;
 	i_stream_ref(input);
-	p_array_init(&post->fields, pool, 32);
-
-	i_stream_seek(input, 0);
-	if (vsmlist_message_read_header(input, pool, &post->fields,
-					&post->malformed, error_r) < 0) {
-		vsmlist_post_free(&post);
-		return -1;
-	}
-	if (post->malformed != NULL) {
-		/* Nothing is built from a header we could not read whole */
-		post->malformed = p_strdup(pool, post->malformed);
-		*post_r = post;
-		return 0;
-	}
+	post->fields = fields;
+	post->message_id = post_original_message_id(post);
+	post->filter.list_localpart = set->address->localpart;
+	post->filter.list_domain = set->address->domain;
+	post->filter.delimiters = set->recipient_delimiter;
 
 	post->looked_up = (mode == VSMLIST_DMARC_MODE_AUTO);
 	vsmlist_policy_discover(pool, set,
-		vsmlist_message_header_values(&post->fields, "From"), home,
-		post->looked_up, event, &post->policy);
+		vsmlist_message_header_values(fields, "From"),
+		post->looked_up, resolver, event, &post->policy);
 	vsmlist_decide(set, mode, mode == VSMLIST_DMARC_MODE_NONE ? NULL :
 		       &post->policy, &post->decision);
 	post->decision.reason = p_strdup(pool, post->decision.reason);
@@ -165,11 +177,11 @@ struct istream *vsmlist_post_create_stream(void *context)
 	switch (post->decision.mitigation) {
 	case VSMLIST_MITIGATION_WRAP:
 		return vsmlist_message_wrap(post->input, post->wrap_head,
-					    post->boundary);
+					    post->boundary, &post->filter);
 	case VSMLIST_MITIGATION_MUNGE:
 	case VSMLIST_MITIGATION_NONE:
 		return vsmlist_message_prepend(post->input, post->prepend,
-					       post->remove);
+					       &post->filter);
 	case VSMLIST_MITIGATION_TEMPFAIL:
 		break;
 	}

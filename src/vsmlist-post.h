@@ -6,19 +6,18 @@
 #include "vsmlist-decision.h"
 
 struct istream;
+struct vsmlist_dns_resolver;
 
-/* One post on its way through the list (PRODUCT.md steps 2 to 5): its
-   header, the author's policy, the decision, and what the members get.
-   No Sieve dependency. */
+/* One post on its way through the list (PRODUCT.md steps 2 to 5): the
+   author's policy, the decision, and what the members get. No Sieve
+   dependency. */
 struct vsmlist_post {
 	pool_t pool;
 	const struct vsmlist_settings *set;
 	struct istream *input;
+	/* The post's header, as vsmlist_message_read_header() read it */
+	const ARRAY_TYPE(vsmlist_header_field) *fields;
 
-	ARRAY_TYPE(vsmlist_header_field) fields;
-	/* Why the post cannot be distributed as it is (a NUL in its header,
-	   a header too large), or NULL */
-	const char *malformed;
 	struct vsmlist_policy policy;
 	/* DNS was asked (mode auto) */
 	bool looked_up;
@@ -29,20 +28,25 @@ struct vsmlist_post {
 	const char *left_out;
 	/* What the members receive has 8-bit octets */
 	bool has_8bit;
+	/* The Message-ID the members see: a wrapped post's own, else the
+	   original's (NULL when it has none) */
+	const char *message_id;
 
 	/* Built once, streamed for every transaction */
 	const char *prepend, *wrap_head, *boundary;
-	const char *const *remove;
+	struct vsmlist_message_filter filter;
 };
 
-/* Read the post's header, discover the policy (mode auto), decide, and
-   prepare the members' copy. mode: the per-call :dmarc, else the
-   setting. Returns 0 (with post->malformed set and nothing else prepared
-   when the header cannot be used), or -1 when the post cannot be read. */
+/* Discover the policy (mode auto; resolver NULL for the settings' DNS,
+   a fake in tests), decide, and prepare the members' copy of the post
+   whose header is fields. mode: the per-call :dmarc, else the setting.
+   Returns 0, or -1 when the post cannot be read. */
 int vsmlist_post_prepare(pool_t pool, const struct vsmlist_settings *set,
 			 enum vsmlist_dmarc_mode mode, struct istream *input,
-			 const char *home, struct event *event,
-			 struct vsmlist_post **post_r, const char **error_r);
+			 const ARRAY_TYPE(vsmlist_header_field) *fields,
+			 const struct vsmlist_dns_resolver *resolver,
+			 struct event *event, struct vsmlist_post **post_r,
+			 const char **error_r);
 
 /* A fresh stream of what a member receives (a vsmlist_fanout
    message function) */

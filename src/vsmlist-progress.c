@@ -40,7 +40,7 @@ struct vsmlist_progress {
 	/* lower-cased member address -> state */
 	HASH_TABLE(char *, void *) members;
 	unsigned int sent_before, rejected_before;
-	unsigned int sent_now;
+	unsigned int sent_now, rejected_now;
 	/* The record is a complete one: everybody was dealt with */
 	bool complete;
 };
@@ -443,6 +443,7 @@ int vsmlist_progress_record(struct vsmlist_progress *progress,
 			str_append(str, "S ");
 			break;
 		case VSMLIST_RCPT_REJECTED:
+			progress->rejected_now++;
 			str_append(str, "R ");
 			break;
 		default:
@@ -473,7 +474,8 @@ vsmlist_progress_write_complete(struct vsmlist_progress *progress,
 
 	data = t_strdup_printf("%scomplete %u %u\n", progress->header,
 			       progress->sent_before + progress->sent_now,
-			       progress->rejected_before);
+			       progress->rejected_before +
+			       progress->rejected_now);
 	/* We hold the record's lock: a .tmp left over is from a crash.
 	   Never follow a link planted there. */
 	i_unlink_if_exists(tmp_path);

@@ -1,7 +1,7 @@
 #ifndef VSMLIST_PROGRESS_H
 #define VSMLIST_PROGRESS_H
 
-#include "vsmlist-fanout.h"
+#include "vsmlist-transport.h"
 
 /* Per-post delivery progress, so that the MTA's retry of a post that
    failed half-way sends it only to the members who have not got it.

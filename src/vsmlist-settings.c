@@ -11,6 +11,7 @@
 #include "istream.h"
 
 #include "vsmlist-author.h"
+#include "vsmlist-settings.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -54,8 +55,6 @@ vsmlist_read_small_file(const char *path, string_t *dest,
 	return 0;
 }
 
-#include "vsmlist-settings.h"
-
 static const char *
 vsmlist_setting(const struct vsmlist_settings_env *env, const char *name)
 {
@@ -65,6 +64,33 @@ vsmlist_setting(const struct vsmlist_settings_env *env, const char *name)
 		return NULL;
 	value = t_str_trim(value, " \t");
 	return (*value == '\0' ? NULL : value);
+}
+
+/* A path setting: "~/..." in the user's home, or absolute. A relative
+   path would land in the delivering process's working directory. */
+static int
+vsmlist_settings_path(pool_t pool, const struct vsmlist_settings_env *env,
+		      const char *setting, const char *value,
+		      const char **path_r, const char **error_r)
+{
+	if (value[0] == '~' && (value[1] == '/' || value[1] == '\0')) {
+		if (env->home == NULL) {
+			*error_r = t_strdup_printf(
+				"%s: '%s' needs a home directory, and the "
+				"user has none", setting, value);
+			return -1;
+		}
+		*path_r = p_strdup(pool, home_expand_tilde(value, env->home));
+		return 0;
+	}
+	if (value[0] != '/') {
+		*error_r = t_strdup_printf(
+			"%s: '%s' is a relative path (use an absolute one "
+			"or ~/)", setting, value);
+		return -1;
+	}
+	*path_r = p_strdup(pool, value);
+	return 0;
 }
 
 static int
@@ -249,9 +275,11 @@ vsmlist_settings_load_dmarc(pool_t pool,
 	}
 	str = vsmlist_setting(env, "sieve_vsmlist_dns_cache");
 	if (str == NULL)
-		set->dns_cache = VSMLIST_DEFAULT_DNS_CACHE;
-	else if (strcasecmp(str, "no") != 0)
-		set->dns_cache = p_strdup(pool, str);
+		str = VSMLIST_DEFAULT_DNS_CACHE;
+	if (strcasecmp(str, "no") != 0 &&
+	    vsmlist_settings_path(pool, env, "sieve_vsmlist_dns_cache", str,
+				  &set->dns_cache, error_r) < 0)
+		return -1;
 	set->psl_file = p_strdup(pool, vsmlist_setting(
 		env, "sieve_vsmlist_psl_file"));
 	return 0;
@@ -293,61 +321,67 @@ vsmlist_settings_load_domains(pool_t pool,
 	return 0;
 }
 
-/* The variables the notice may use (vsmlist_compose_notice() fills them) */
-static int vsmlist_settings_check_notice(const char *notice,
-					 const char **error_r)
+const char *const vsmlist_notice_variables[] = {
+	"list", "list_name", "author", "reason", NULL
+};
+
+/* A text with %{variables}: only the known ones may appear */
+static int
+vsmlist_settings_check_text(const char *setting, const char *text,
+			    const char *const *variables, const char **error_r)
 {
-	static const struct var_expand_table table[] = {
-		{ '\0', "", "list" },
-		{ '\0', "", "list_name" },
-		{ '\0', "", "author" },
-		{ '\0', "", "reason" },
-		{ '\0', NULL, NULL }
-	};
-	string_t *dest = t_str_new(256);
+	ARRAY(struct var_expand_table) table;
+	struct var_expand_table *entry;
+	string_t *dest = t_str_new(256), *known = t_str_new(64);
 	const char *error;
 
-	if (var_expand(dest, notice, table, &error) <= 0) {
-		*error_r = t_strdup_printf("sieve_vsmlist_notice: %s (known: "
-			"%%{list}, %%{list_name}, %%{author}, %%{reason})",
-			error);
+	t_array_init(&table, 8);
+	for (; *variables != NULL; variables++) {
+		entry = array_append_space(&table);
+		entry->value = "";
+		entry->long_key = *variables;
+		str_printfa(known, "%s%%{%s}", str_len(known) > 0 ? ", " : "",
+			    *variables);
+	}
+	array_append_zero(&table);
+	if (var_expand(dest, text, array_front(&table), &error) <= 0) {
+		*error_r = t_strdup_printf("%s: %s (known: %s)", setting,
+					   error, str_c(known));
 		return -1;
 	}
 	return 0;
 }
 
+/* A text setting: the text itself, or "file:<path>" read now; NULL when
+   not set */
 static int
-vsmlist_settings_load_notice(pool_t pool,
-			     const struct vsmlist_settings_env *env,
-			     struct vsmlist_settings *set,
-			     const char **error_r)
+vsmlist_settings_load_text(pool_t pool, const struct vsmlist_settings_env *env,
+			   const char *setting, const char *const *variables,
+			   const char **text_r, const char **error_r)
 {
-	const char *value = vsmlist_setting(env, "sieve_vsmlist_notice");
+	const char *value = vsmlist_setting(env, setting);
 	const char *path, *error;
 	string_t *text;
 
+	*text_r = NULL;
 	if (value == NULL)
 		return 0;
 	if (!str_begins(value, "file:")) {
-		set->notice = p_strdup(pool, value);
-		return vsmlist_settings_check_notice(set->notice, error_r);
+		*text_r = p_strdup(pool, value);
+		return vsmlist_settings_check_text(setting, *text_r,
+						   variables, error_r);
 	}
-	path = value + 5;
-	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
-		if (env->home == NULL) {
-			*error_r = "sieve_vsmlist_notice: '~' without a home "
-				"directory";
-			return -1;
-		}
-		path = home_expand_tilde(path, env->home);
-	}
+	if (vsmlist_settings_path(pool_datastack_create(), env, setting,
+				  value + 5, &path, error_r) < 0)
+		return -1;
 	text = t_str_new(512);
 	if (vsmlist_read_small_file(path, text, &error) < 0) {
-		*error_r = t_strdup_printf("sieve_vsmlist_notice: %s", error);
+		*error_r = t_strdup_printf("%s: %s", setting, error);
 		return -1;
 	}
-	set->notice = p_strdup(pool, str_c(text));
-	return vsmlist_settings_check_notice(set->notice, error_r);
+	*text_r = p_strdup(pool, str_c(text));
+	return vsmlist_settings_check_text(setting, *text_r, variables,
+					   error_r);
 }
 
 static int
@@ -430,16 +464,46 @@ vsmlist_settings_load_mitigation(pool_t pool,
 	    vsmlist_settings_load_domains(pool, env,
 					  "sieve_vsmlist_dmarc_exempt",
 					  &set->dmarc_exempt, error_r) < 0 ||
-	    vsmlist_settings_load_notice(pool, env, set, error_r) < 0 ||
+	    vsmlist_settings_load_text(pool, env, "sieve_vsmlist_notice",
+				       vsmlist_notice_variables, &set->notice,
+				       error_r) < 0 ||
 	    vsmlist_settings_load_list_headers(pool, env, set, error_r) < 0)
 		return -1;
 	return 0;
 }
 
 /* The fan-out: relay and per-post progress (doc/fanout.md) */
-static const char *const vsmlist_submission_ssl_names[] = {
-	"no", "smtps", "submissions", "starttls", NULL
+static const struct {
+	const char *name;
+	enum vsmlist_relay_ssl ssl;
+} vsmlist_relay_ssl_names[] = {
+	{ "no", VSMLIST_RELAY_SSL_NO },
+	{ "smtps", VSMLIST_RELAY_SSL_IMMEDIATE },
+	{ "submissions", VSMLIST_RELAY_SSL_IMMEDIATE },
+	{ "starttls", VSMLIST_RELAY_SSL_STARTTLS },
 };
+
+int vsmlist_relay_ssl_parse(const char *value, enum vsmlist_relay_ssl *ssl_r)
+{
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(vsmlist_relay_ssl_names); i++) {
+		if (strcasecmp(value, vsmlist_relay_ssl_names[i].name) == 0) {
+			*ssl_r = vsmlist_relay_ssl_names[i].ssl;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int vsmlist_relay_host_parse(const char *value, const char **host_r,
+			     in_port_t *port_r)
+{
+	if (net_str2hostport(value, VSMLIST_DEFAULT_RELAY_PORT, host_r,
+			     port_r) < 0 || **host_r == '\0')
+		return -1;
+	return 0;
+}
 
 static int
 vsmlist_settings_load_fanout(pool_t pool,
@@ -448,26 +512,27 @@ vsmlist_settings_load_fanout(pool_t pool,
 			     const char **error_r)
 {
 	const char *value, *host, *error;
-	unsigned int idx, secs;
+	unsigned int secs;
 	in_port_t port;
 
 	value = vsmlist_setting(env, "sieve_vsmlist_submission_host");
 	if (value != NULL) {
-		if (net_str2hostport(value, 25, &host, &port) < 0 ||
-		    *host == '\0') {
+		if (vsmlist_relay_host_parse(value, &host, &port) < 0) {
 			*error_r = t_strdup_printf(
 				"sieve_vsmlist_submission_host: invalid "
 				"host[:port] '%s'", value);
 			return -1;
 		}
-		set->submission_host = p_strdup(pool, value);
+		set->submission_host = p_strdup(pool, host);
+		set->submission_port = port;
 	}
-	if (vsmlist_setting(env, "sieve_vsmlist_submission_ssl") != NULL) {
-		if (vsmlist_setting_keyword(env, "sieve_vsmlist_submission_ssl",
-					    vsmlist_submission_ssl_names,
-					    &idx, error_r) < 0)
-			return -1;
-		set->submission_ssl = vsmlist_submission_ssl_names[idx];
+	value = vsmlist_setting(env, "sieve_vsmlist_submission_ssl");
+	if (value != NULL &&
+	    vsmlist_relay_ssl_parse(value, &set->submission_ssl) < 0) {
+		*error_r = t_strdup_printf(
+			"sieve_vsmlist_submission_ssl: unknown value '%s' "
+			"(use no, smtps, submissions, starttls)", value);
+		return -1;
 	}
 	value = vsmlist_setting(env, "sieve_vsmlist_submission_timeout");
 	if (value != NULL) {
@@ -487,18 +552,11 @@ vsmlist_settings_load_fanout(pool_t pool,
 
 	value = vsmlist_setting(env, "sieve_vsmlist_progress");
 	if (value == NULL)
-		set->progress = VSMLIST_DEFAULT_PROGRESS;
-	else if (strcasecmp(value, "no") != 0) {
-		if (value[0] != '/' && value[0] != '~') {
-			/* It would land in the lmtp process's working
-			   directory */
-			*error_r = t_strdup_printf(
-				"sieve_vsmlist_progress: '%s' is a relative "
-				"path (use an absolute one or ~/)", value);
-			return -1;
-		}
-		set->progress = p_strdup(pool, value);
-	}
+		value = VSMLIST_DEFAULT_PROGRESS;
+	if (strcasecmp(value, "no") != 0 &&
+	    vsmlist_settings_path(pool, env, "sieve_vsmlist_progress", value,
+				  &set->progress, error_r) < 0)
+		return -1;
 	set->progress_expire_secs = VSMLIST_DEFAULT_PROGRESS_EXPIRE_SECS;
 	value = vsmlist_setting(env, "sieve_vsmlist_progress_expire");
 	if (value != NULL) {
@@ -546,6 +604,13 @@ int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 	set->name = p_strdup(pool, value != NULL ?
 			     value : set->address->localpart);
 
+	/* recipient_delimiter may list several characters: each one
+	   separates a detail, the first is the one to compose with */
+	delim = env->recipient_delimiter;
+	if (delim == NULL || *delim == '\0')
+		delim = "+";
+	set->recipient_delimiter = p_strdup(pool, delim);
+
 	value = vsmlist_setting(env, "sieve_vsmlist_bounce_address");
 	if (value != NULL) {
 		if (vsmlist_parse_address(pool, "sieve_vsmlist_bounce_address",
@@ -553,11 +618,6 @@ int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 					  error_r) < 0)
 			return -1;
 	} else {
-		/* recipient_delimiter may list several characters; the
-		   first is the one to compose with. */
-		delim = env->recipient_delimiter;
-		if (delim == NULL || *delim == '\0')
-			delim = "+";
 		set->bounce_address = smtp_address_create(
 			pool, t_strdup_printf("%s%cbounces",
 					      set->address->localpart, delim[0]),
@@ -565,8 +625,16 @@ int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 	}
 
 	value = vsmlist_setting(env, "sieve_vsmlist_members");
-	set->members = p_strdup(pool, value != NULL ?
-				value : VSMLIST_DEFAULT_MEMBERS);
+	if (value == NULL)
+		value = VSMLIST_DEFAULT_MEMBERS;
+	if (str_begins(value, "file:")) {
+		if (vsmlist_settings_path(pool, env, "sieve_vsmlist_members",
+					  value + 5, &value, error_r) < 0)
+			return -1;
+		set->members = p_strconcat(pool, "file:", value, NULL);
+	} else {
+		set->members = p_strdup(pool, value);
+	}
 
 	if (vsmlist_settings_load_batch_size(env, &set->batch_size,
 					     error_r) < 0)

@@ -1,6 +1,8 @@
 #ifndef VSMLIST_SETTINGS_H
 #define VSMLIST_SETTINGS_H
 
+#include "net.h"
+
 struct smtp_address;
 
 /* The sieve_vsmlist_* settings of one list, typed and with their defaults
@@ -27,6 +29,18 @@ enum vsmlist_dmarc_mode {
 	VSMLIST_DMARC_MODE_NONE,
 };
 
+/* TLS to the relay */
+enum vsmlist_relay_ssl {
+	/* Not set: Dovecot's submission_ssl applies */
+	VSMLIST_RELAY_SSL_UNSET = 0,
+	VSMLIST_RELAY_SSL_NO,
+	/* smtps, submissions: TLS from the first byte */
+	VSMLIST_RELAY_SSL_IMMEDIATE,
+	VSMLIST_RELAY_SSL_STARTTLS,
+};
+
+#define VSMLIST_DEFAULT_RELAY_PORT 25
+
 enum vsmlist_dns_failure {
 	VSMLIST_DNS_FAILURE_WRAP = 0,
 	VSMLIST_DNS_FAILURE_TEMPFAIL,
@@ -41,7 +55,7 @@ struct vsmlist_settings_env {
 	const struct smtp_address *user_email;
 	/* Dovecot's recipient_delimiter, or NULL for "+" */
 	const char *recipient_delimiter;
-	/* The user's home, for "file:~/..." settings, or NULL */
+	/* The user's home, for "~/..." paths, or NULL */
 	const char *home;
 
 	vsmlist_setting_lookup_func_t *lookup;
@@ -55,7 +69,10 @@ struct vsmlist_settings {
 	const char *name;
 	/* Envelope sender of distributed mail */
 	const struct smtp_address *bounce_address;
-	/* Member store URI, '~' not yet expanded */
+	/* Dovecot's recipient_delimiter ("+" when unset): each character
+	   separates an address's detail; the first composes ours */
+	const char *recipient_delimiter;
+	/* Member store URI; a file: path is absolute */
 	const char *members;
 	/* RFC 2919 list identifier without the angle brackets */
 	const char *list_id;
@@ -68,7 +85,7 @@ struct vsmlist_settings {
 	const char *dns_servers;
 	/* Bound for the whole DMARC discovery of one post */
 	unsigned int dns_timeout_msecs;
-	/* Answer cache file ('~' not yet expanded), or NULL for none */
+	/* Answer cache file (absolute), or NULL for none */
 	const char *dns_cache;
 	/* Public suffix list file, or NULL for libpsl's choice */
 	const char *psl_file;
@@ -87,21 +104,33 @@ struct vsmlist_settings {
 	const char *list_unsubscribe, *list_archive;
 
 	/* Fan-out (doc/fanout.md) */
-	/* The relay, "host[:port]", overriding Dovecot's submission_host;
-	   NULL for Dovecot's */
+	/* The relay, overriding Dovecot's submission_host; NULL for
+	   Dovecot's */
 	const char *submission_host;
-	/* "no", "smtps", "submissions", "starttls"; NULL for Dovecot's
-	   submission_ssl */
-	const char *submission_ssl;
+	in_port_t submission_port;
+	/* UNSET for Dovecot's submission_ssl */
+	enum vsmlist_relay_ssl submission_ssl;
 	/* Bound for connecting and each wait on the relay; 0 for Dovecot's
 	   submission_timeout */
 	unsigned int submission_timeout_msecs;
-	/* Directory of per-post progress records ('~' not yet expanded),
-	   NULL for none */
+	/* Directory of per-post progress records (absolute), NULL for
+	   none */
 	const char *progress;
 	/* How long a post's progress record is kept */
 	unsigned int progress_expire_secs;
 };
+
+/* The %{variables} of sieve_vsmlist_notice, NULL-terminated; the values
+   come in this order from vsmlist_compose_notice() */
+extern const char *const vsmlist_notice_variables[];
+
+/* "no", "smtps", "submissions", "starttls" (case-insensitive), the way
+   Dovecot's submission_ssl has them. Returns 0, or -1 if unknown. */
+int vsmlist_relay_ssl_parse(const char *value, enum vsmlist_relay_ssl *ssl_r);
+/* "host[:port]" ("[::1]:25" for IPv6), port 25 by default, as Dovecot's
+   submission_host has it. Returns 0, or -1 if invalid. */
+int vsmlist_relay_host_parse(const char *value, const char **host_r,
+			     in_port_t *port_r);
 
 const char *vsmlist_dmarc_mode_name(enum vsmlist_dmarc_mode mode);
 /* Parse a mode keyword ("auto", "wrap", "munge", "none") */

@@ -63,24 +63,18 @@ struct vsmlist_smtp_trans {
 	bool finished:1;
 };
 
-bool vsmlist_smtp_ssl_mode_is_valid(const char *ssl)
-{
-	return (ssl == NULL || strcasecmp(ssl, "no") == 0 ||
-		strcasecmp(ssl, "smtps") == 0 ||
-		strcasecmp(ssl, "submissions") == 0 ||
-		strcasecmp(ssl, "starttls") == 0);
-}
-
 static enum smtp_client_connection_ssl_mode
-vsmlist_smtp_ssl_mode(const char *ssl)
+vsmlist_smtp_ssl_mode(enum vsmlist_relay_ssl ssl)
 {
-	if (ssl == NULL)
-		return SMTP_CLIENT_SSL_MODE_NONE;
-	if (strcasecmp(ssl, "smtps") == 0 ||
-	    strcasecmp(ssl, "submissions") == 0)
+	switch (ssl) {
+	case VSMLIST_RELAY_SSL_UNSET:
+	case VSMLIST_RELAY_SSL_NO:
+		break;
+	case VSMLIST_RELAY_SSL_IMMEDIATE:
 		return SMTP_CLIENT_SSL_MODE_IMMEDIATE;
-	if (strcasecmp(ssl, "starttls") == 0)
+	case VSMLIST_RELAY_SSL_STARTTLS:
 		return SMTP_CLIENT_SSL_MODE_STARTTLS;
+	}
 	return SMTP_CLIENT_SSL_MODE_NONE;
 }
 
@@ -91,21 +85,12 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 	struct smtp_client_settings smtp_set;
 	struct vsmlist_smtp *smtp;
 	struct ioloop *prev_ioloop = current_ioloop;
-	const char *host;
-	in_port_t port;
 	pool_t pool;
 
 	i_assert(set->timeout_msecs > 0);
 
-	if (set->host == NULL ||
-	    net_str2hostport(set->host, VSMLIST_SMTP_DEFAULT_PORT,
-			     &host, &port) < 0 || *host == '\0') {
-		*error_r = t_strdup_printf("invalid relay host '%s'",
-					   set->host == NULL ? "" : set->host);
-		return -1;
-	}
-	if (!vsmlist_smtp_ssl_mode_is_valid(set->ssl)) {
-		*error_r = t_strdup_printf("invalid ssl mode '%s'", set->ssl);
+	if (set->host == NULL || *set->host == '\0' || set->port == 0) {
+		*error_r = "no relay host";
 		return -1;
 	}
 
@@ -113,8 +98,8 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 	smtp = p_new(pool, struct vsmlist_smtp, 1);
 	smtp->pool = pool;
 	smtp->set = *set;
-	smtp->host = p_strdup(pool, host);
-	smtp->port = port;
+	smtp->host = p_strdup(pool, set->host);
+	smtp->port = set->port;
 	smtp->ssl_mode = vsmlist_smtp_ssl_mode(set->ssl);
 	smtp->event = event_create(event_parent);
 	event_set_append_log_prefix(smtp->event, t_strdup_printf(
@@ -289,7 +274,7 @@ static void vsmlist_smtp_finished(struct vsmlist_smtp_trans *strans)
 /* The transaction's status from what the relay said */
 static int
 vsmlist_smtp_trans_status(struct vsmlist_smtp_trans *strans,
-			  const char **error_r)
+			  const char **error_r, const char **data_reply_r)
 {
 	const struct smtp_reply *reply;
 	unsigned int i;
@@ -323,6 +308,7 @@ vsmlist_smtp_trans_status(struct vsmlist_smtp_trans *strans,
 		*error_r = t_strconcat("DATA: ", smtp_reply_log(reply), NULL);
 		return smtp_reply_is_temp_fail(reply) ? -1 : 0;
 	}
+	*data_reply_r = t_strdup(smtp_reply_log(reply));
 	return 1;
 }
 
@@ -392,8 +378,9 @@ static int vsmlist_smtp_connect(struct vsmlist_smtp *smtp,
 int vsmlist_smtp_send(struct vsmlist_smtp *smtp,
 		      const struct vsmlist_transaction *trans,
 		      struct vsmlist_rcpt_result *results,
-		      const char **error_r)
+		      struct vsmlist_transaction_result *result_r)
 {
+	const char **error_r = &result_r->error;
 	struct ioloop *prev_ioloop = current_ioloop;
 	struct smtp_client_transaction *smtp_trans;
 	struct smtp_params_mail mail_params;
@@ -458,7 +445,7 @@ int vsmlist_smtp_send(struct vsmlist_smtp *smtp,
 		smtp_client_transaction_destroy(&smtp_trans);
 	io_loop_set_current(prev_ioloop);
 
-	ret = vsmlist_smtp_trans_status(&strans, error_r);
+	ret = vsmlist_smtp_trans_status(&strans, error_r, &result_r->data_reply);
 	if (ret < 0) {
 		/* Not sent: those accepted at RCPT wait for the retry */
 		for (i = 0; i < trans->rcpt_count; i++) {
@@ -479,9 +466,9 @@ static int
 vsmlist_smtp_transport_send(void *context,
 			    const struct vsmlist_transaction *trans,
 			    struct vsmlist_rcpt_result *results,
-			    const char **error_r)
+			    struct vsmlist_transaction_result *result_r)
 {
-	return vsmlist_smtp_send(context, trans, results, error_r);
+	return vsmlist_smtp_send(context, trans, results, result_r);
 }
 
 void vsmlist_smtp_get_transport(struct vsmlist_smtp *smtp,

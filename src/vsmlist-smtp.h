@@ -1,7 +1,8 @@
 #ifndef VSMLIST_SMTP_H
 #define VSMLIST_SMTP_H
 
-#include "vsmlist-fanout.h"
+#include "vsmlist-transport.h"
+#include "vsmlist-settings.h"
 
 struct ssl_iostream_settings;
 
@@ -10,13 +11,11 @@ struct ssl_iostream_settings;
    Each transaction runs to its end in a private ioloop, so the caller
    stays synchronous (as Pigeonhole's actions are). */
 
-#define VSMLIST_SMTP_DEFAULT_PORT 25
-
 struct vsmlist_smtp_settings {
-	/* "host[:port]" (IPv6 as "[::1]:25") */
+	/* The relay (vsmlist_relay_host_parse()) */
 	const char *host;
-	/* "no" (or NULL), "smtps"/"submissions" or "starttls" */
-	const char *ssl;
+	in_port_t port;
+	enum vsmlist_relay_ssl ssl;
 	/* SSL client settings (CA, ...), or NULL */
 	const struct ssl_iostream_settings *ssl_set;
 	/* Our name in EHLO */
@@ -30,7 +29,7 @@ struct vsmlist_smtp_settings {
 struct vsmlist_smtp;
 
 /* Returns 0, or -1 when the settings are unusable (error set). Nothing
-   is connected yet. */
+   is connected yet: the first transaction connects. */
 int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 		      struct event *event_parent,
 		      struct vsmlist_smtp **smtp_r, const char **error_r);
@@ -46,15 +45,11 @@ void vsmlist_smtp_get_transport(struct vsmlist_smtp *smtp,
 int vsmlist_smtp_send(struct vsmlist_smtp *smtp,
 		      const struct vsmlist_transaction *trans,
 		      struct vsmlist_rcpt_result *results,
-		      const char **error_r);
+		      struct vsmlist_transaction_result *result_r);
 
 /* "host:port" of the relay, for the log */
 const char *vsmlist_smtp_get_relay(struct vsmlist_smtp *smtp);
 /* Connections opened so far (1 when all transactions shared one) */
 unsigned int vsmlist_smtp_get_connections(struct vsmlist_smtp *smtp);
-
-/* Parse an ssl mode keyword as Dovecot's submission_ssl has it: "no",
-   "smtps", "submissions", "starttls" (case-insensitive). */
-bool vsmlist_smtp_ssl_mode_is_valid(const char *ssl);
 
 #endif

@@ -23,13 +23,13 @@ it, to show that outer From domain == envelope sender domain == signing
 domain == lists.example (DMARC-aligned for SPF and DKIM).
 
 What LMTP adds.  Dovecot's LMTP prepends its own trace fields to the post
-before Sieve sees it: `Return-Path:` (removed by the plugin), then
-`Delivered-To: <list>` and `Received: from client.test ... with LMTP ...`.
-So the original inside a wrapped message (and the tail of an untouched
-one) is the posted bytes with exactly those two fields on top.  The tests
-strip exactly the leading Delivered-To and Received fields, assert that
-those two (and nothing else) were there, and then compare the rest with
-the posted bytes byte for byte.  Posts are CRLF on the wire both ways, so
+before Sieve sees it: `Return-Path:` and `Delivered-To: <list>` (both
+removed by the plugin: they belong to the list's own hop), then
+`Received: from client.test ... with LMTP ...`.  So the original inside a
+wrapped message (and the tail of an untouched one) is the posted bytes
+with exactly that Received field on top.  The tests strip exactly the
+leading Received field, assert that it (and nothing else) was there, and
+then compare the rest with the posted bytes byte for byte.  Posts are CRLF on the wire both ways, so
 the comparison is exact, not only "line endings aside".  A post without a
 final newline cannot travel over SMTP/LMTP DATA (its terminator supplies
 one), so that case goes through dovecot-lda, which adds no trace fields.
@@ -116,9 +116,9 @@ NOTICE_FILE = ("NOTICE for %{list_name} <%{list}>: wrapped post by %{author}\n"
 
 # the fields Dovecot LMTP puts on top of a post (after Return-Path, which
 # the plugin removes); see the module docstring
-LMTP_TRACE = ["Delivered-To", "Received"]
+LMTP_TRACE = ["Received"]
 
-UNTOUCHED_ADDED = ["X-Loop", "Sender", "List-Id", "List-Post"]
+UNTOUCHED_ADDED = ["X-Loop", "Sender", "List-Id", "List-Post", "Precedence"]
 
 
 def script(dmarc: Optional[str] = None) -> str:
@@ -379,7 +379,7 @@ def check_wrapped(st, out: Outcome, lst: str, author_name: Optional[str],
                     + [h for h in ("In-Reply-To", "References") if has(h)]
                     + ["Message-ID", "List-Id", "List-Post"]
                     + (["List-Help", "List-Owner"] if lst == ANNOUNCE else [])
-                    + ["X-Loop", "MIME-Version", "Content-Type",
+                    + ["Precedence", "X-Loop", "MIME-Version", "Content-Type",
                        "Content-Transfer-Encoding"])
         assert names == expected, names
         outer = parse(data)
@@ -523,11 +523,12 @@ def test_subdomain_policies_sp_and_np(ms, author, mitigation, policy):
 
 @pytest.mark.parametrize("signed,added", [
     # oversigned (absent, named in h=): neither may be added
-    (["List-Id", "Sender"], ["X-Loop", "List-Post"]),
-    (["List-Post"], ["X-Loop", "Sender", "List-Id"]),
+    (["List-Id", "Sender"], ["X-Loop", "List-Post", "Precedence"]),
+    (["List-Post"], ["X-Loop", "Sender", "List-Id", "Precedence"]),
+    (["Precedence"], ["X-Loop", "Sender", "List-Id", "List-Post"]),
     # X-Loop is the loop guard's anchor: added even where a signature
     # names it (that one signature breaks; no list can loop)
-    (["List-Id", "List-Post", "Sender", "X-Loop"], ["X-Loop"]),
+    (["List-Id", "List-Post", "Sender", "X-Loop"], ["X-Loop", "Precedence"]),
 ])
 def test_signed_list_headers_are_not_added(ms, signed, added):
     author = "Cid <cid@none.example>"
@@ -556,7 +557,7 @@ def test_second_signature_counts_too(ms):
     msg = sign(ms, msg, "norecord.example",
                include_headers=["From", "Subject", "List-Id"])
     out = post(ms, FRIENDS, msg, addr(author))
-    check_untouched(ms, out, FRIENDS, added=["X-Loop", "Sender", "List-Post"])
+    check_untouched(ms, out, FRIENDS, added=["X-Loop", "Sender", "List-Post", "Precedence"])
     assert ms.dkim_verify(out.data, 0) and ms.dkim_verify(out.data, 1)
 
 
@@ -618,8 +619,8 @@ def test_munge_without_reply_to(ms, lst, author, key, reason):
     out = post(ms, lst, msg, addr(author))
     for member, tx in out.each():
         taken, rest = strip_leading(tx.data, ["From", "Reply-To", "List-Id",
-                                              "List-Post", "X-Loop"])
-        assert taken == ["From", "Reply-To", "List-Id", "List-Post", "X-Loop"], taken
+                                              "List-Post", "Precedence", "X-Loop"])
+        assert taken == ["From", "Reply-To", "List-Id", "List-Post", "Precedence", "X-Loop"], taken
         # the rest: LMTP's trace and the post without its From, untouched
         assert strip_lmtp_trace(rest) == munged_expectation(msg, ["From"])
         m = parse(tx.data)
@@ -642,8 +643,8 @@ def test_munge_with_reply_to_puts_author_in_cc(ms, cc):
     msg = author_post(author, lst=MUNGE, key="none.example", st=ms, extra_headers=extra)
     out = post(ms, MUNGE, msg, addr(author))
     data = out.data
-    taken, rest = strip_leading(data, ["From", "Cc", "List-Id", "List-Post", "X-Loop"])
-    assert taken == ["From", "Cc", "List-Id", "List-Post", "X-Loop"], taken
+    taken, rest = strip_leading(data, ["From", "Cc", "List-Id", "List-Post", "Precedence", "X-Loop"])
+    assert taken == ["From", "Cc", "List-Id", "List-Post", "Precedence", "X-Loop"], taken
     assert strip_lmtp_trace(rest) == munged_expectation(msg, ["From", "Cc"])
     m = parse(data)
     assert single_mailbox(m, "Reply-To").addr_spec == "elsewhere@example.net"

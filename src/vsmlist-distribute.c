@@ -1,0 +1,337 @@
+/* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "str-sanitize.h"
+#include "istream.h"
+#include "smtp-address.h"
+
+#include "vsmlist-message.h"
+#include "vsmlist-guard.h"
+#include "vsmlist-members.h"
+#include "vsmlist-post.h"
+#include "vsmlist-progress.h"
+#include "vsmlist-distribute.h"
+
+struct distribute {
+	pool_t pool;
+	const struct vsmlist_distribute_params *params;
+	const struct vsmlist_settings *set;
+	struct vsmlist_distribute_outcome *outcome;
+
+	/* The post's header, read once for guard, progress and copy */
+	ARRAY_TYPE(vsmlist_header_field) fields;
+	/* Where its body starts */
+	uoff_t body_offset;
+
+	struct vsmlist_members *members;
+	struct vsmlist_post *post;
+	struct vsmlist_progress *progress;
+	/* The post has no Message-ID: its progress record is found by a
+	   digest of its content, which another post may share */
+	bool digest_key;
+};
+
+static void
+distribute_end(struct distribute *dist, enum vsmlist_distribute_status status,
+	       const char *reason)
+{
+	dist->outcome->status = status;
+	dist->outcome->reason = (reason == NULL ? NULL :
+				 p_strdup(dist->pool, reason));
+}
+
+static void distribute_note(struct distribute *dist, const char *note)
+{
+	struct vsmlist_distribute_outcome *outcome = dist->outcome;
+
+	outcome->note = (outcome->note == NULL ?
+			 p_strdup(dist->pool, note) :
+			 p_strdup_printf(dist->pool, "%s; %s", outcome->note,
+					 note));
+}
+
+/* Returns 0, or -1 when the outcome is decided (the post could not be
+   read, or its header is malformed) */
+static int distribute_read_header(struct distribute *dist)
+{
+	struct istream *input = dist->params->input;
+	const char *malformed, *error;
+
+	p_array_init(&dist->fields, dist->pool, 32);
+	i_stream_seek(input, 0);
+	if (vsmlist_message_read_header(input, dist->pool, &dist->fields,
+					&malformed, &error) < 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
+			t_strdup_printf("failed to read the post: %s", error));
+		return -1;
+	}
+	dist->body_offset = input->v_offset;
+	if (malformed != NULL) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_MALFORMED, malformed);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *distribute_guard(struct distribute *dist)
+{
+	const struct vsmlist_distribute_params *params = dist->params;
+	struct vsmlist_guard_input input;
+
+	i_zero(&input);
+	input.have_envelope = params->have_envelope;
+	input.null_sender = (params->mail_from == NULL);
+	input.auto_submitted = vsmlist_message_header_values(
+		&dist->fields, "Auto-Submitted");
+	input.x_loop = vsmlist_message_header_values(
+		&dist->fields, VSMLIST_LOOP_HEADER);
+	input.list_id = vsmlist_message_header_values(
+		&dist->fields, "List-Id");
+	return vsmlist_guard_check(dist->set, &input);
+}
+
+/* Returns 0, or -1 when the outcome is decided */
+static int distribute_get_members(struct distribute *dist)
+{
+	const struct vsmlist_distribute_params *params = dist->params;
+	struct vsmlist_distribute_outcome *outcome = dist->outcome;
+	const char *const *member, *error;
+
+	dist->members = vsmlist_members_init(dist->pool);
+	if (params->inline_members != NULL) {
+		for (member = params->inline_members; *member != NULL;
+		     member++)
+			(void)vsmlist_members_add(dist->members, *member,
+						  &error);
+	} else if (vsmlist_members_load(dist->members, dist->set->members,
+					params->event, &error) < 0) {
+		/* Retry later rather than drop or half-send the post: the
+		   store may be back by then */
+		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
+			t_strdup_printf("failed to read the members of %s: %s",
+					outcome->list, error));
+		return -1;
+	}
+	if (vsmlist_members_remove(dist->members, dist->set->address)) {
+		e_warning(params->event, "the list address %s is listed as "
+			  "its own member (skipped)", outcome->list);
+	}
+	(void)vsmlist_members_get(dist->members, &outcome->members);
+	if (outcome->members == 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_NO_MEMBERS, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 0, or -1 when the outcome is decided */
+static int distribute_prepare_post(struct distribute *dist)
+{
+	const struct vsmlist_distribute_params *params = dist->params;
+	struct vsmlist_distribute_outcome *outcome = dist->outcome;
+	struct vsmlist_post *post;
+	const char *error;
+
+	if (vsmlist_post_prepare(dist->pool, dist->set, params->dmarc_mode,
+				 params->input, &dist->fields,
+				 params->resolver, params->event,
+				 &dist->post, &error) < 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
+			t_strdup_printf("failed to read the post: %s", error));
+		return -1;
+	}
+	post = dist->post;
+	outcome->have_policy = TRUE;
+	outcome->looked_up = post->looked_up;
+	outcome->policy = post->policy;
+	outcome->decision = post->decision;
+	outcome->message_id = post->message_id;
+	outcome->left_out = (post->left_out == NULL ||
+			     *post->left_out == '\0' ? NULL : post->left_out);
+	if (post->decision.mitigation == VSMLIST_MITIGATION_TEMPFAIL) {
+		/* sieve_vsmlist_dns_failure=tempfail: the MTA retries */
+		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
+			       post->decision.reason);
+		return -1;
+	}
+	return 0;
+}
+
+/* What identifies the post across the MTA's retries: the list and its
+   Message-ID, and a digest of the content that tells apart posts reusing
+   one (and identifies posts that have none) */
+static int
+distribute_progress_key(struct distribute *dist,
+			struct vsmlist_progress_key *key_r,
+			const char **error_r)
+{
+	static const char *const digest_fields[] = {
+		"From", "Date", "Subject", NULL
+	};
+	struct istream *input = dist->params->input;
+	const char *const *values, *digest_values[N_ELEMENTS(digest_fields)];
+	unsigned int i;
+	int ret;
+
+	i_zero(key_r);
+	key_r->list = dist->outcome->list;
+	values = vsmlist_message_header_values(&dist->fields, "Message-ID");
+	key_r->message_id = (values == NULL ? NULL : values[0]);
+	for (i = 0; digest_fields[i] != NULL; i++) {
+		values = vsmlist_message_header_values(&dist->fields,
+						       digest_fields[i]);
+		digest_values[i] = (values == NULL ? "" : values[0]);
+	}
+	digest_values[i] = NULL;
+	/* The body: trace fields added on the way (Received by LMTP)
+	   differ between attempts */
+	i_stream_seek(input, dist->body_offset);
+	ret = vsmlist_progress_digest(input, digest_values, &key_r->digest,
+				      error_r);
+	i_stream_seek(input, 0);
+	return ret;
+}
+
+/* Returns 0, or -1 when the outcome is decided */
+static int distribute_progress_open(struct distribute *dist)
+{
+	const struct vsmlist_settings *set = dist->set;
+	struct vsmlist_progress_key key;
+	const char *error;
+	int ret;
+
+	if (!dist->params->keep_progress || set->progress == NULL)
+		return 0;
+	if (distribute_progress_key(dist, &key, &error) < 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
+			t_strdup_printf("failed to read the post: %s", error));
+		return -1;
+	}
+	dist->digest_key = (key.message_id == NULL);
+	ret = vsmlist_progress_open(set->progress, &key,
+				    set->progress_expire_secs,
+				    dist->params->event, &dist->progress,
+				    &error);
+	if (ret == 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_CONCURRENT, NULL);
+		return -1;
+	}
+	if (ret < 0) {
+		/* Sending without it risks duplicates on a retry only; not
+		   sending risks losing the post */
+		distribute_note(dist, t_strdup_printf(
+			"post progress not recorded: %s", error));
+	}
+	return 0;
+}
+
+static void distribute_send(struct distribute *dist)
+{
+	const struct vsmlist_distribute_params *params = dist->params;
+	struct vsmlist_distribute_outcome *outcome = dist->outcome;
+	struct vsmlist_fanout_result *result = &outcome->result;
+	struct vsmlist_fanout_params fparams;
+	const char *error;
+	int ret;
+
+	i_zero(&fparams);
+	fparams.transport = params->transport;
+	fparams.mail_from = dist->set->bounce_address;
+	fparams.rcpts = vsmlist_members_get(dist->members,
+					    &fparams.rcpt_count);
+	fparams.batch_size = dist->set->batch_size;
+	fparams.message_func = vsmlist_post_create_stream;
+	fparams.message_context = dist->post;
+	fparams.body_8bit = dist->post->has_8bit;
+	fparams.progress = dist->progress;
+	fparams.event = params->event;
+	ret = vsmlist_fanout_send(&fparams, result);
+	if (result->error != NULL)
+		result->error = p_strdup(dist->pool, result->error);
+	if (result->queue_ids != NULL)
+		result->queue_ids = p_strdup(dist->pool, result->queue_ids);
+
+	if (vsmlist_progress_close(&dist->progress, ret >= 0, &error) < 0) {
+		distribute_note(dist, t_strdup_printf(
+			"post progress not recorded: %s", error));
+	}
+
+	if (ret < 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
+			       result->error != NULL ? result->error :
+			       "member(s) deferred");
+	} else if (ret == 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_FAILED,
+			       result->error);
+	} else if (result->sent > 0) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_DISTRIBUTED, NULL);
+	} else if (dist->digest_key) {
+		/* Only a digest told it apart from an earlier post: better
+		   a copy in the list's mailbox than a post dropped */
+		distribute_end(dist, VSMLIST_DISTRIBUTE_SAME_CONTENT, NULL);
+	} else {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_ALREADY_DISTRIBUTED,
+			       NULL);
+	}
+}
+
+static void distribute_run(struct distribute *dist)
+{
+	const struct vsmlist_distribute_params *params = dist->params;
+	const char *reason;
+
+	if (distribute_read_header(dist) < 0)
+		return;
+	reason = distribute_guard(dist);
+	if (reason != NULL) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_SKIPPED, reason);
+		return;
+	}
+	if (distribute_get_members(dist) < 0 ||
+	    distribute_prepare_post(dist) < 0)
+		return;
+	if (params->transport == NULL) {
+		distribute_end(dist, VSMLIST_DISTRIBUTE_FAILED,
+			       params->transport_error);
+		return;
+	}
+	if (distribute_progress_open(dist) < 0)
+		return;
+	distribute_send(dist);
+}
+
+void vsmlist_distribute(pool_t pool,
+			const struct vsmlist_distribute_params *params,
+			struct vsmlist_distribute_outcome *outcome_r)
+{
+	struct distribute dist;
+	const char *error;
+
+	i_zero(outcome_r);
+	i_zero(&dist);
+	dist.pool = pool;
+	dist.params = params;
+	dist.set = params->set;
+	dist.outcome = outcome_r;
+	if (dist.set == NULL) {
+		distribute_end(&dist, VSMLIST_DISTRIBUTE_INVALID_SETTINGS,
+			       params->settings_error);
+		return;
+	}
+	outcome_r->list = p_strdup(pool, smtp_address_encode(dist.set->address));
+	outcome_r->envelope_sender =
+		p_strdup(pool, smtp_address_encode(dist.set->bounce_address));
+	outcome_r->relay = p_strdup(pool, params->relay);
+
+	T_BEGIN {
+		distribute_run(&dist);
+	} T_END;
+
+	/* Open only when the run ended between opening and sending */
+	if (vsmlist_progress_close(&dist.progress, FALSE, &error) < 0)
+		e_error(params->event, "post progress: %s", error);
+	vsmlist_post_free(&dist.post);
+	vsmlist_members_deinit(&dist.members);
+}
