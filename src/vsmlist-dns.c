@@ -39,6 +39,7 @@
 #define VSMLIST_DNS_MIN_TRY_USECS 1000
 #define VSMLIST_DNS_MAX_CNAMES 8
 #define VSMLIST_DNS_MAX_MSG_SIZE 65535
+#define VSMLIST_DNS_HEADER_SIZE 12
 
 struct vsmlist_dns_server {
 	struct ip_addr ip;
@@ -328,6 +329,12 @@ vsmlist_dns_reply_parse(struct vsmlist_dns_lookup *lookup,
 	ldns_pkt *reply;
 	ldns_status status;
 
+	/* The ID first: a stray datagram costs no parsing */
+	if (size < VSMLIST_DNS_HEADER_SIZE ||
+	    (((uint16_t)data[0] << 8) | data[1]) != lookup->id) {
+		*error_r = "reply does not match the query";
+		return 0;
+	}
 	status = ldns_wire2pkt(&reply, data, size);
 	if (status != LDNS_STATUS_OK) {
 		*error_r = t_strdup_printf("unparsable reply: %s",
@@ -424,6 +431,7 @@ vsmlist_dns_tcp_query(struct vsmlist_dns_lookup *lookup, unsigned int idx,
 	size_t out_size, pos, need;
 	ssize_t ret;
 	int fd, err, wret;
+	bool have_length;
 
 	if (vsmlist_dns_poll_msecs(deadline_usecs) == 0) {
 		*error_r = "timed out before TCP";
@@ -478,20 +486,31 @@ vsmlist_dns_tcp_query(struct vsmlist_dns_lookup *lookup, unsigned int idx,
 		}
 	}
 
-	/* The 2-byte length, then the message */
+	/* The 2-byte length, then the message. Having the length is a state
+	   of its own: no part of a message is ever read as a length. */
+	have_length = FALSE;
 	need = 2;
 	for (pos = 0; pos < need; ) {
+		if (vsmlist_dns_poll_msecs(deadline_usecs) == 0) {
+			/* A server that streams never lets read() block */
+			*error_r = "TCP read() timed out";
+			i_close_fd(&fd);
+			return 0;
+		}
 		ret = read(fd, dns->rbuf + pos, need - pos);
 		if (ret > 0) {
 			pos += ret;
-			if (pos == 2 && need == 2) {
+			if (!have_length && pos == 2) {
 				need = ((size_t)dns->rbuf[0] << 8) |
 					dns->rbuf[1];
-				if (need == 0) {
-					*error_r = "empty TCP reply";
+				if (need < VSMLIST_DNS_HEADER_SIZE) {
+					*error_r = t_strdup_printf(
+						"TCP reply length %zu is shorter "
+						"than a DNS header", need);
 					i_close_fd(&fd);
 					return -1;
 				}
+				have_length = TRUE;
 				pos = 0;
 			}
 			continue;
@@ -568,7 +587,8 @@ vsmlist_dns_reply_handle(struct vsmlist_dns_lookup *lookup,
 /* Read the datagrams waiting on a server's socket. Returns 1 when one was
    the answer, else 0. */
 static int
-vsmlist_dns_udp_read(struct vsmlist_dns_lookup *lookup, unsigned int idx)
+vsmlist_dns_udp_read(struct vsmlist_dns_lookup *lookup, unsigned int idx,
+		     uint64_t deadline_usecs)
 {
 	struct vsmlist_dns *dns = lookup->dns;
 	struct vsmlist_dns_server_state *state = &lookup->states[idx];
@@ -579,6 +599,9 @@ vsmlist_dns_udp_read(struct vsmlist_dns_lookup *lookup, unsigned int idx)
 	ssize_t ret;
 
 	while (state->fd != -1) {
+		/* A flood of stray datagrams never lets recv() block */
+		if (vsmlist_dns_poll_msecs(deadline_usecs) == 0)
+			return 0;
 		ret = recv(state->fd, dns->rbuf, VSMLIST_DNS_MAX_MSG_SIZE, 0);
 		if (ret < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -636,7 +659,8 @@ vsmlist_dns_udp_wait(struct vsmlist_dns_lookup *lookup, unsigned int current,
 		for (i = 0; i < count; i++) {
 			if (pfds[i].revents == 0)
 				continue;
-			if (vsmlist_dns_udp_read(lookup, idxs[i]) > 0)
+			if (vsmlist_dns_udp_read(lookup, idxs[i],
+						 deadline_usecs) > 0)
 				return 1;
 		}
 	}
