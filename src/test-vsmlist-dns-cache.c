@@ -3,9 +3,11 @@
 #include "lib.h"
 #include "array.h"
 #include "test-vsmlist.h"
+#include "vsmlist-dns.h"
 #include "vsmlist-dns-cache.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -16,6 +18,8 @@ struct fake_upstream {
 	unsigned int queries;
 	enum vsmlist_dns_status status;
 	unsigned int ttl;
+	/* A TEMPERROR no server gave (a timeout) */
+	bool no_reply;
 };
 
 static int
@@ -34,6 +38,9 @@ fake_lookup_txt(void *context, const char *qname ATTR_UNUSED, pool_t pool,
 		array_push_back(&answer_r->txts, &txt);
 	if (up->status == VSMLIST_DNS_TEMPERROR)
 		answer_r->error = "SERVFAIL\tfrom 127.0.0.1";
+	if (up->no_reply)
+		answer_r->error = "127.0.0.1:53: timed out";
+	answer_r->from_server = !up->no_reply;
 	return 0;
 }
 
@@ -156,12 +163,80 @@ static void test_dns_cache_corrupt(void)
 	test_end();
 }
 
+static void test_dns_cache_no_reply(void)
+{
+	const char *path = t_strconcat(test_dir, "/no-reply", NULL);
+	struct fake_upstream up = { .status = VSMLIST_DNS_TEMPERROR,
+				    .no_reply = TRUE };
+	struct vsmlist_dns_answer answer;
+
+	test_begin("dns cache: a timeout is not cached");
+	answer = test_lookup(path, &up, 1000, "_dmarc.slow.example");
+	test_assert(answer.status == VSMLIST_DNS_TEMPERROR);
+	up.status = VSMLIST_DNS_OK;
+	up.no_reply = FALSE;
+	answer = test_lookup(path, &up, 1001, "_dmarc.slow.example");
+	test_assert(up.queries == 2);
+	test_assert(answer.status == VSMLIST_DNS_OK);
+	test_end();
+}
+
+/* The real DNS module whose discovery has no time left: a slow author
+   domain earlier in the same post used it up */
+static struct vsmlist_dns_answer
+test_lookup_after_deadline(const char *path, const char *qname)
+{
+	struct vsmlist_dns_settings set = {
+		.servers = "127.0.0.1:9", .timeout_msecs = 0,
+	};
+	struct vsmlist_dns_resolver upstream, resolver;
+	struct vsmlist_dns_cache *cache;
+	struct vsmlist_dns_answer answer;
+	struct vsmlist_dns *dns;
+	struct event *event = event_create(NULL);
+	const char *error;
+
+	if (vsmlist_dns_init(&set, event, &dns, &error) < 0)
+		i_fatal("vsmlist_dns_init() failed: %s", error);
+	vsmlist_dns_begin(dns);
+	vsmlist_dns_get_resolver(dns, &upstream);
+	cache = vsmlist_dns_cache_open(path, &upstream, event);
+	vsmlist_dns_cache_get_resolver(cache, &resolver);
+	test_assert(resolver.lookup_txt(resolver.context, qname,
+					pool_datastack_create(), &answer) == 0);
+	test_assert(vsmlist_dns_get_query_count(dns) == 0);
+	test_assert(vsmlist_dns_cache_close(&cache) == 0);
+	vsmlist_dns_deinit(&dns);
+	event_unref(&event);
+	return answer;
+}
+
+static void test_dns_cache_deadline_skip(void)
+{
+	const char *path = t_strconcat(test_dir, "/deadline", NULL);
+	struct fake_upstream up = { .status = VSMLIST_DNS_OK, .ttl = 600 };
+	struct vsmlist_dns_answer answer;
+
+	test_begin("dns cache: a query skipped for the deadline is not cached");
+	answer = test_lookup_after_deadline(path, "_dmarc.victim.example");
+	test_assert(answer.status == VSMLIST_DNS_TEMPERROR);
+	test_assert(!answer.from_server);
+	/* The next post asks again and gets the real answer */
+	answer = test_lookup(path, &up, time(NULL) + 1,
+			     "_dmarc.victim.example");
+	test_assert(up.queries == 1);
+	test_assert(answer.status == VSMLIST_DNS_OK);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_dns_cache_positive,
 		test_dns_cache_negative,
 		test_dns_cache_corrupt,
+		test_dns_cache_no_reply,
+		test_dns_cache_deadline_skip,
 		NULL
 	};
 	return test_vsmlist_run_in_tmpdir(test_functions, &test_dir);

@@ -198,6 +198,7 @@ cache_entry_to_answer(const struct cache_entry *entry, pool_t pool,
 
 	i_zero(answer_r);
 	answer_r->status = entry->status;
+	answer_r->from_server = TRUE;
 	answer_r->ttl_secs = entry->expires - now;
 	answer_r->error = (entry->error == NULL ? NULL :
 			   p_strdup(pool, entry->error));
@@ -216,7 +217,10 @@ cache_store(struct vsmlist_dns_cache *cache, const char *qname,
 	unsigned int lifetime = cache_entry_lifetime(answer);
 	const char *txt;
 
-	if (lifetime == 0)
+	/* Only what a server said about this name: a timeout or a query
+	   never sent (the discovery's deadline had passed) may be the
+	   fault of another name of the same post */
+	if (lifetime == 0 || !answer->from_server)
 		return;
 	entry = p_new(cache->pool, struct cache_entry, 1);
 	entry->qname = p_strdup(cache->pool, qname);

@@ -7,8 +7,10 @@
    loaded and unloaded around every delivery, so the cache is a small file
    read when a post needs DMARC discovery and written back (atomically, by
    rename) when it learned something. Answers are kept for their TTL,
-   capped; NXDOMAIN/NODATA for the SOA minimum capped at 300 s; temporary
-   errors briefly, so a dead resolver is not asked nine times per post.
+   capped; NXDOMAIN/NODATA for the SOA minimum capped at 300 s; a
+   server's error reply (SERVFAIL, REFUSED) briefly. Only answers a server
+   gave are cached (vsmlist_dns_answer.from_server): a timeout, or a query
+   skipped because the discovery's deadline had passed, is not.
    No Sieve dependency. */
 
 #define VSMLIST_DNS_CACHE_MAX_POSITIVE_SECS 3600

@@ -70,6 +70,8 @@ struct vsmlist_dns_server_state {
 	bool asked:1;
 	/* Gave an error: not asked again in this lookup */
 	bool failed:1;
+	/* The error was its reply (an rcode, a referral) */
+	bool replied:1;
 };
 
 struct vsmlist_dns_lookup {
@@ -568,12 +570,14 @@ vsmlist_dns_reply_handle(struct vsmlist_dns_lookup *lookup,
 
 	rcode = ldns_pkt_get_rcode(reply);
 	if (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) {
+		lookup->states[idx].replied = TRUE;
 		vsmlist_dns_server_failed(lookup, idx,
 					  vsmlist_dns_rcode_name(rcode));
 		ldns_pkt_free(reply);
 		return 0;
 	}
 	if (vsmlist_dns_reply_is_referral(reply)) {
+		lookup->states[idx].replied = TRUE;
 		vsmlist_dns_server_failed(lookup, idx,
 			"referral (the server does not recurse)");
 		ldns_pkt_free(reply);
@@ -917,6 +921,7 @@ int vsmlist_dns_lookup_txt(struct vsmlist_dns *dns, const char *qname,
 
 	if (ret > 0) {
 		dns->first_server = lookup.reply_server;
+		answer_r->from_server = TRUE;
 		vsmlist_dns_answer_fill(&lookup, pool, answer_r);
 		ldns_pkt_free(lookup.reply);
 		if (answer_r->status == VSMLIST_DNS_TEMPERROR) {
@@ -935,6 +940,8 @@ int vsmlist_dns_lookup_txt(struct vsmlist_dns *dns, const char *qname,
 	} else if (ret == 0) {
 		/* The servers asked that neither failed nor answered */
 		for (i = 0; i < lookup.server_count; i++) {
+			if (lookup.states[i].replied)
+				answer_r->from_server = TRUE;
 			if (!lookup.states[i].asked ||
 			    lookup.states[i].failed)
 				continue;

@@ -28,6 +28,14 @@ struct vsmlist_dns_answer {
 	unsigned int ttl_secs;
 	/* For VSMLIST_DNS_TEMPERROR: what happened, for the log */
 	const char *error;
+	/* A server's reply to this query gave the answer: always so for OK
+	   and NXDOMAIN; for TEMPERROR when a server answered with an error
+	   (SERVFAIL, REFUSED, a referral). FALSE for a TEMPERROR no server
+	   gave: a timeout, a network error, a query never sent because the
+	   discovery's deadline had passed. Such an error says nothing about
+	   the name (other names may have used the time up): it is never
+	   cached. */
+	bool from_server;
 };
 
 /* A TXT lookup as the DMARC discovery sees it; the DNS module, the cache
