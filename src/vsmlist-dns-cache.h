@@ -18,11 +18,18 @@
 #define VSMLIST_DNS_CACHE_TEMPERROR_SECS 30
 /* Entries kept at most; the soonest to expire go first */
 #define VSMLIST_DNS_CACHE_MAX_ENTRIES 10000
+/* An entry (its line in the file) larger than this is not cached */
+#define VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES 4096
+/* The file is written no larger than this (the entries to expire last
+   are kept), and a larger one is not read but replaced */
+#define VSMLIST_DNS_CACHE_MAX_FILE_BYTES (1024 * 1024)
 
 struct vsmlist_dns_cache;
 
-/* Read the cache file (a missing one is an empty cache; an unreadable or
-   corrupt one is logged and ignored). Lookups that miss go to upstream. */
+/* Read the cache file (a missing one is an empty cache; an unreadable
+   one is logged and ignored; a corrupt or too large one, or entries
+   beyond the bounds, are logged, ignored and replaced at close). Lookups
+   that miss go to upstream. */
 struct vsmlist_dns_cache *
 vsmlist_dns_cache_open(const char *path,
 		       const struct vsmlist_dns_resolver *upstream,
@@ -37,6 +44,17 @@ void vsmlist_dns_cache_get_resolver(struct vsmlist_dns_cache *cache,
 unsigned int vsmlist_dns_cache_get_hits(const struct vsmlist_dns_cache *cache);
 unsigned int
 vsmlist_dns_cache_get_misses(const struct vsmlist_dns_cache *cache);
+
+/* For the fuzz target: a cache read from data instead of a file (the
+   same checks and bounds), never written back */
+struct vsmlist_dns_cache *
+vsmlist_dns_cache_open_data(const void *data, size_t size,
+			    const struct vsmlist_dns_resolver *upstream,
+			    struct event *event);
+/* The entries held, and the bytes they take in the file */
+unsigned int
+vsmlist_dns_cache_get_entry_count(const struct vsmlist_dns_cache *cache);
+size_t vsmlist_dns_cache_get_size(const struct vsmlist_dns_cache *cache);
 
 /* For tests: the clock (default time(NULL)) */
 void vsmlist_dns_cache_set_now(struct vsmlist_dns_cache *cache, time_t now);
