@@ -3,10 +3,12 @@
 
 #include "array-decl.h"
 
-/* TXT lookups through ldns for DMARC discovery: servers from the settings
-   or /etc/resolv.conf, one deadline for a whole discovery however many
-   servers and queries, rcodes told apart, CNAMEs followed, TCP on
-   truncation. No Sieve dependency. */
+/* TXT lookups for DMARC discovery: servers from the settings or
+   /etc/resolv.conf, one deadline for a whole discovery however many
+   servers and queries (and whatever a server sends), rcodes told apart,
+   CNAMEs followed, TCP on truncation. The exchange runs on a private
+   Dovecot ioloop; the replies are read by vsmlist-dns-reply.h. No Sieve
+   dependency. */
 
 enum vsmlist_dns_status {
 	/* NOERROR: txts holds the TXT RRs (none: NODATA) */
