@@ -1,7 +1,7 @@
 """Runs each libFuzzer target briefly on a copy of its seed corpus
-(sieve-tests/fuzz/<target>/): the record parser and the author extraction
-must survive arbitrary input with their invariants (asserted inside the
-targets) intact. A longer run: build-fuzz/<target> -max_total_time=600 DIR"""
+(sieve-tests/fuzz/<target>/): the record parser, the author extraction,
+the DNS reply parser and the DNS cache file reader must survive arbitrary
+input with their invariants (asserted inside the targets) intact. A longer run: build-fuzz/<target> -max_total_time=600 DIR"""
 import os
 import pathlib
 import shutil
@@ -13,7 +13,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("VSMLIST_FUZZ_SECONDS", "10"))
 TARGETS = {"dmarc-record": "fuzz-vsmlist-dmarc-record",
-           "author": "fuzz-vsmlist-author"}
+           "author": "fuzz-vsmlist-author",
+           "dns-reply": "fuzz-vsmlist-dns-reply",
+           "dns-cache": "fuzz-vsmlist-dns-cache"}
 
 
 @pytest.fixture(scope="session")

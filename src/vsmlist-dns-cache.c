@@ -9,6 +9,7 @@
 #include "ostream.h"
 #include "safe-mkstemp.h"
 
+#include "vsmlist-dmarc-record.h"
 #include "vsmlist-dns-cache.h"
 
 #include <stdio.h>
@@ -18,8 +19,18 @@
 
 /* File format, one entry a line, tab-escaped fields:
    <expires unix time> TAB <qname> TAB <ok|nxdomain|temperror> TAB <error>
-   [TAB <txt>]... */
+   [TAB <txt>]...
+   The file is read whole on every post that needs a discovery, so what
+   it may hold is bounded: only DMARC-looking TXT strings, entries of at
+   most VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES, VSMLIST_DNS_CACHE_MAX_ENTRIES
+   entries in at most VSMLIST_DNS_CACHE_MAX_FILE_BYTES. The same bounds
+   apply when a file is read, whoever wrote it. */
 #define CACHE_FILE_HEADER "vsmlist-dns-cache 1"
+/* A DNS name in text form is at most 253 octets (and a dot) */
+#define CACHE_MAX_QNAME_LEN 254
+/* What the entries may take in a file of the largest size */
+#define CACHE_MAX_ENTRIES_BYTES \
+	(VSMLIST_DNS_CACHE_MAX_FILE_BYTES - strlen(CACHE_FILE_HEADER"\n"))
 
 struct cache_entry {
 	const char *qname;
@@ -27,14 +38,19 @@ struct cache_entry {
 	enum vsmlist_dns_status status;
 	const char *error;
 	ARRAY_TYPE(const_string) txts;
+	/* Its line in the file, the newline included */
+	size_t size;
 };
 
 struct vsmlist_dns_cache {
 	pool_t pool;
+	/* NULL: loaded from memory, never written */
 	char *path;
 	struct event *event;
 	struct vsmlist_dns_resolver upstream;
 	HASH_TABLE(const char *, struct cache_entry *) entries;
+	/* The sizes of the entries in the table */
+	size_t size;
 	time_t now;
 	unsigned int hits, misses;
 	bool dirty;
@@ -60,19 +76,64 @@ static bool cache_status_parse(const char *name,
 	return FALSE;
 }
 
+/* What the cache keeps of a TXT RRset: the strings that start with
+   v=DMARC1 (in any case), and whatever else the record parser would take
+   for a DMARC record, so that an answer read from the cache leads the
+   discovery where the answer itself did. The rest (SPF, site
+   verifications) can be large and is of no use to it. */
+static bool cache_txt_is_kept(const char *txt)
+{
+	return strncasecmp(txt, "v=DMARC1", 8) == 0 ||
+		vsmlist_dmarc_record_is_dmarc(txt);
+}
+
+static void cache_write_entry(string_t *str, const struct cache_entry *entry)
+{
+	const char *txt;
+
+	str_printfa(str, "%ld\t", (long)entry->expires);
+	str_append_tabescaped(str, entry->qname);
+	str_printfa(str, "\t%s\t", cache_status_names[entry->status]);
+	if (entry->error != NULL)
+		str_append_tabescaped(str, entry->error);
+	array_foreach_elem(&entry->txts, txt) {
+		str_append_c(str, '\t');
+		str_append_tabescaped(str, txt);
+	}
+	str_append_c(str, '\n');
+}
+
+static size_t cache_entry_size(const struct cache_entry *entry)
+{
+	size_t size;
+
+	T_BEGIN {
+		string_t *str = t_str_new(256);
+
+		cache_write_entry(str, entry);
+		size = str_len(str);
+	} T_END;
+	return size;
+}
+
+/* Add an entry, replacing one of the same name */
 static void cache_insert(struct vsmlist_dns_cache *cache,
 			 struct cache_entry *entry)
 {
 	struct cache_entry *old;
 
 	old = hash_table_lookup(cache->entries, entry->qname);
-	if (old != NULL)
+	if (old != NULL) {
+		cache->size -= old->size;
 		hash_table_update(cache->entries, old->qname, entry);
-	else
+	} else {
 		hash_table_insert(cache->entries, entry->qname, entry);
+	}
+	cache->size += entry->size;
 }
 
-static bool
+/* An entry of the file; NULL when the line is corrupt */
+static struct cache_entry *
 cache_parse_line(struct vsmlist_dns_cache *cache, const char *line)
 {
 	const char *const *fields = t_strsplit_tabescaped(line);
@@ -83,29 +144,101 @@ cache_parse_line(struct vsmlist_dns_cache *cache, const char *line)
 
 	/* Expired entries are dropped when the file is written back */
 	if (count < 4 || str_to_time(fields[0], &expires) < 0 ||
+	    *fields[1] == '\0' || strlen(fields[1]) > CACHE_MAX_QNAME_LEN ||
 	    !cache_status_parse(fields[2], &status))
-		return FALSE;
+		return NULL;
+	/* Never longer than a fresh answer could be kept */
+	expires = I_MIN(expires,
+			cache->now + VSMLIST_DNS_CACHE_MAX_POSITIVE_SECS);
 
 	entry = p_new(cache->pool, struct cache_entry, 1);
 	entry->expires = expires;
-	entry->qname = p_strdup(cache->pool, fields[1]);
+	entry->qname = p_strdup(cache->pool, t_str_lcase(fields[1]));
 	entry->status = status;
 	entry->error = (*fields[3] == '\0' ? NULL :
 			p_strdup(cache->pool, fields[3]));
 	p_array_init(&entry->txts, cache->pool, count - 4);
 	for (fields += 4; *fields != NULL; fields++) {
+		if (status != VSMLIST_DNS_OK || !cache_txt_is_kept(*fields))
+			continue;
 		const char *txt = p_strdup(cache->pool, *fields);
 		array_push_back(&entry->txts, &txt);
 	}
-	cache_insert(cache, entry);
-	return TRUE;
+	entry->size = cache_entry_size(entry);
+	return entry;
+}
+
+/* Read the entries, within the bounds; anything wrong makes the file be
+   replaced at close */
+static void
+cache_read_stream(struct vsmlist_dns_cache *cache, struct istream *input,
+		  const char *name)
+{
+	struct cache_entry *entry;
+	const char *line;
+	unsigned int line_num = 0;
+
+	while ((line = i_stream_read_next_line(input)) != NULL) {
+		if (++line_num == 1) {
+			if (strcmp(line, CACHE_FILE_HEADER) != 0) {
+				e_warning(cache->event, "%s: unknown format "
+					  "(ignored, will be replaced)", name);
+				cache->dirty = TRUE;
+				return;
+			}
+			continue;
+		}
+		entry = NULL;
+		if (strlen(line) < VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES) T_BEGIN {
+			entry = cache_parse_line(cache, line);
+		} T_END;
+		if (entry == NULL ||
+		    entry->size > VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES) {
+			e_warning(cache->event, "%s:%u: corrupt entry "
+				  "(ignored, will be replaced)", name,
+				  line_num);
+			cache->dirty = TRUE;
+			continue;
+		}
+		if (hash_table_count(cache->entries) >=
+		    VSMLIST_DNS_CACHE_MAX_ENTRIES ||
+		    cache->size + entry->size > CACHE_MAX_ENTRIES_BYTES) {
+			e_warning(cache->event, "%s: more than %u entries or "
+				  "%u bytes (the rest ignored, will be "
+				  "replaced)", name,
+				  VSMLIST_DNS_CACHE_MAX_ENTRIES,
+				  VSMLIST_DNS_CACHE_MAX_FILE_BYTES);
+			cache->dirty = TRUE;
+			return;
+		}
+		cache_insert(cache, entry);
+	}
+	if (input->stream_errno == ENOBUFS) {
+		e_warning(cache->event, "%s:%u: entry longer than %u bytes "
+			  "(the rest ignored, will be replaced)", name,
+			  line_num + 1, VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES);
+		cache->dirty = TRUE;
+	} else if (input->stream_errno != 0) {
+		e_error(cache->event, "read(%s) failed: %s", name,
+			i_stream_get_error(input));
+	}
+}
+
+static bool cache_size_is_loadable(struct vsmlist_dns_cache *cache,
+				   const char *name, uoff_t size)
+{
+	if (size <= VSMLIST_DNS_CACHE_MAX_FILE_BYTES)
+		return TRUE;
+	e_warning(cache->event, "%s: larger than %u bytes (not read, will "
+		  "be replaced)", name, VSMLIST_DNS_CACHE_MAX_FILE_BYTES);
+	cache->dirty = TRUE;
+	return FALSE;
 }
 
 static void cache_read(struct vsmlist_dns_cache *cache)
 {
 	struct istream *input;
-	const char *line;
-	unsigned int line_num = 0;
+	struct stat st;
 	int fd;
 
 	fd = open(cache->path, O_RDONLY);
@@ -115,39 +248,26 @@ static void cache_read(struct vsmlist_dns_cache *cache)
 				"not used)", cache->path);
 		return;
 	}
-	input = i_stream_create_fd_autoclose(&fd, SIZE_MAX);
-	while ((line = i_stream_read_next_line(input)) != NULL) {
-		bool ok;
-
-		if (++line_num == 1) {
-			if (strcmp(line, CACHE_FILE_HEADER) != 0) {
-				e_warning(cache->event, "%s: unknown format "
-					  "(ignored, will be rewritten)",
-					  cache->path);
-				break;
-			}
-			continue;
-		}
-		T_BEGIN {
-			ok = cache_parse_line(cache, line);
-		} T_END;
-		if (!ok) {
-			e_warning(cache->event, "%s:%u: corrupt entry "
-				  "(ignored)", cache->path, line_num);
-			cache->dirty = TRUE;
-		}
+	if (fstat(fd, &st) < 0) {
+		e_error(cache->event, "fstat(%s) failed: %m (cache not used)",
+			cache->path);
+		i_close_fd(&fd);
+		return;
 	}
-	if (input->stream_errno != 0) {
-		e_error(cache->event, "read(%s) failed: %s", cache->path,
-			i_stream_get_error(input));
+	if (!cache_size_is_loadable(cache, cache->path, st.st_size)) {
+		i_close_fd(&fd);
+		return;
 	}
+	/* A line that does not fit is a corrupt entry (ENOBUFS) */
+	input = i_stream_create_fd_autoclose(&fd,
+		VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES);
+	cache_read_stream(cache, input, cache->path);
 	i_stream_unref(&input);
 }
 
-struct vsmlist_dns_cache *
-vsmlist_dns_cache_open(const char *path,
-		       const struct vsmlist_dns_resolver *upstream,
-		       struct event *event)
+static struct vsmlist_dns_cache *
+cache_create(const char *path, const struct vsmlist_dns_resolver *upstream,
+	     struct event *event)
 {
 	struct vsmlist_dns_cache *cache;
 	pool_t pool;
@@ -161,7 +281,35 @@ vsmlist_dns_cache_open(const char *path,
 	event_set_append_log_prefix(cache->event, "dns cache: ");
 	cache->now = time(NULL);
 	hash_table_create(&cache->entries, pool, 64, str_hash, strcmp);
+	return cache;
+}
+
+struct vsmlist_dns_cache *
+vsmlist_dns_cache_open(const char *path,
+		       const struct vsmlist_dns_resolver *upstream,
+		       struct event *event)
+{
+	struct vsmlist_dns_cache *cache;
+
+	cache = cache_create(path, upstream, event);
 	cache_read(cache);
+	return cache;
+}
+
+struct vsmlist_dns_cache *
+vsmlist_dns_cache_open_data(const void *data, size_t size,
+			    const struct vsmlist_dns_resolver *upstream,
+			    struct event *event)
+{
+	struct vsmlist_dns_cache *cache;
+	struct istream *input;
+
+	cache = cache_create(NULL, upstream, event);
+	if (cache_size_is_loadable(cache, "(data)", size)) {
+		input = i_stream_create_from_data(data, size);
+		cache_read_stream(cache, input, "(data)");
+		i_stream_unref(&input);
+	}
 	return cache;
 }
 
@@ -198,6 +346,7 @@ cache_entry_to_answer(const struct cache_entry *entry, pool_t pool,
 
 	i_zero(answer_r);
 	answer_r->status = entry->status;
+	answer_r->from_server = TRUE;
 	answer_r->ttl_secs = entry->expires - now;
 	answer_r->error = (entry->error == NULL ? NULL :
 			   p_strdup(pool, entry->error));
@@ -216,7 +365,10 @@ cache_store(struct vsmlist_dns_cache *cache, const char *qname,
 	unsigned int lifetime = cache_entry_lifetime(answer);
 	const char *txt;
 
-	if (lifetime == 0)
+	/* Only what a server said about this name: a timeout or a query
+	   never sent (the discovery's deadline had passed) may be the
+	   fault of another name of the same post */
+	if (lifetime == 0 || !answer->from_server)
 		return;
 	entry = p_new(cache->pool, struct cache_entry, 1);
 	entry->qname = p_strdup(cache->pool, qname);
@@ -226,9 +378,17 @@ cache_store(struct vsmlist_dns_cache *cache, const char *qname,
 	p_array_init(&entry->txts, cache->pool, 2);
 	if (answer->status == VSMLIST_DNS_OK) {
 		array_foreach_elem(&answer->txts, txt) {
+			if (!cache_txt_is_kept(txt))
+				continue;
 			txt = p_strdup(cache->pool, txt);
 			array_push_back(&entry->txts, &txt);
 		}
+	}
+	entry->size = cache_entry_size(entry);
+	if (entry->size > VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES) {
+		e_debug(cache->event, "%s: not cached: larger than %u bytes",
+			qname, VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES);
+		return;
 	}
 	cache_insert(cache, entry);
 	cache->dirty = TRUE;
@@ -275,22 +435,6 @@ static int cache_entry_cmp_expires(struct cache_entry *const *e1,
 	return strcmp((*e1)->qname, (*e2)->qname);
 }
 
-static void cache_write_entry(string_t *str, const struct cache_entry *entry)
-{
-	const char *txt;
-
-	str_printfa(str, "%ld\t", (long)entry->expires);
-	str_append_tabescaped(str, entry->qname);
-	str_printfa(str, "\t%s\t", cache_status_names[entry->status]);
-	if (entry->error != NULL)
-		str_append_tabescaped(str, entry->error);
-	array_foreach_elem(&entry->txts, txt) {
-		str_append_c(str, '\t');
-		str_append_tabescaped(str, txt);
-	}
-	str_append_c(str, '\n');
-}
-
 static int cache_write(struct vsmlist_dns_cache *cache)
 {
 	ARRAY(struct cache_entry *) sorted;
@@ -300,6 +444,7 @@ static int cache_write(struct vsmlist_dns_cache *cache)
 	string_t *temp_path, *str;
 	const char *key;
 	unsigned int i, count;
+	size_t size;
 	int fd, ret = 0;
 
 	t_array_init(&sorted, hash_table_count(cache->entries));
@@ -312,6 +457,13 @@ static int cache_write(struct vsmlist_dns_cache *cache)
 	array_sort(&sorted, cache_entry_cmp_expires);
 	entries = array_get(&sorted, &count);
 	count = I_MIN(count, VSMLIST_DNS_CACHE_MAX_ENTRIES);
+	size = 0;
+	for (i = 0; i < count; i++) {
+		if (size + entries[i]->size > CACHE_MAX_ENTRIES_BYTES)
+			break;
+		size += entries[i]->size;
+	}
+	count = i;
 
 	temp_path = t_str_new(128);
 	str_append(temp_path, cache->path);
@@ -358,7 +510,7 @@ int vsmlist_dns_cache_close(struct vsmlist_dns_cache **_cache)
 	if (cache == NULL)
 		return 0;
 	*_cache = NULL;
-	if (cache->dirty) T_BEGIN {
+	if (cache->dirty && cache->path != NULL) T_BEGIN {
 		ret = cache_write(cache);
 	} T_END;
 	hash_table_destroy(&cache->entries);
@@ -376,4 +528,15 @@ unsigned int
 vsmlist_dns_cache_get_misses(const struct vsmlist_dns_cache *cache)
 {
 	return cache->misses;
+}
+
+unsigned int
+vsmlist_dns_cache_get_entry_count(const struct vsmlist_dns_cache *cache)
+{
+	return hash_table_count(cache->entries);
+}
+
+size_t vsmlist_dns_cache_get_size(const struct vsmlist_dns_cache *cache)
+{
+	return cache->size;
 }

@@ -7,8 +7,10 @@
    loaded and unloaded around every delivery, so the cache is a small file
    read when a post needs DMARC discovery and written back (atomically, by
    rename) when it learned something. Answers are kept for their TTL,
-   capped; NXDOMAIN/NODATA for the SOA minimum capped at 300 s; temporary
-   errors briefly, so a dead resolver is not asked nine times per post.
+   capped; NXDOMAIN/NODATA for the SOA minimum capped at 300 s; a
+   server's error reply (SERVFAIL, REFUSED) briefly. Only answers a server
+   gave are cached (vsmlist_dns_answer.from_server): a timeout, or a query
+   skipped because the discovery's deadline had passed, is not.
    No Sieve dependency. */
 
 #define VSMLIST_DNS_CACHE_MAX_POSITIVE_SECS 3600
@@ -16,11 +18,18 @@
 #define VSMLIST_DNS_CACHE_TEMPERROR_SECS 30
 /* Entries kept at most; the soonest to expire go first */
 #define VSMLIST_DNS_CACHE_MAX_ENTRIES 10000
+/* An entry (its line in the file) larger than this is not cached */
+#define VSMLIST_DNS_CACHE_MAX_ENTRY_BYTES 4096
+/* The file is written no larger than this (the entries to expire last
+   are kept), and a larger one is not read but replaced */
+#define VSMLIST_DNS_CACHE_MAX_FILE_BYTES (1024 * 1024)
 
 struct vsmlist_dns_cache;
 
-/* Read the cache file (a missing one is an empty cache; an unreadable or
-   corrupt one is logged and ignored). Lookups that miss go to upstream. */
+/* Read the cache file (a missing one is an empty cache; an unreadable
+   one is logged and ignored; a corrupt or too large one, or entries
+   beyond the bounds, are logged, ignored and replaced at close). Lookups
+   that miss go to upstream. */
 struct vsmlist_dns_cache *
 vsmlist_dns_cache_open(const char *path,
 		       const struct vsmlist_dns_resolver *upstream,
@@ -35,6 +44,17 @@ void vsmlist_dns_cache_get_resolver(struct vsmlist_dns_cache *cache,
 unsigned int vsmlist_dns_cache_get_hits(const struct vsmlist_dns_cache *cache);
 unsigned int
 vsmlist_dns_cache_get_misses(const struct vsmlist_dns_cache *cache);
+
+/* For the fuzz target: a cache read from data instead of a file (the
+   same checks and bounds), never written back */
+struct vsmlist_dns_cache *
+vsmlist_dns_cache_open_data(const void *data, size_t size,
+			    const struct vsmlist_dns_resolver *upstream,
+			    struct event *event);
+/* The entries held, and the bytes they take in the file */
+unsigned int
+vsmlist_dns_cache_get_entry_count(const struct vsmlist_dns_cache *cache);
+size_t vsmlist_dns_cache_get_size(const struct vsmlist_dns_cache *cache);
 
 /* For tests: the clock (default time(NULL)) */
 void vsmlist_dns_cache_set_now(struct vsmlist_dns_cache *cache, time_t now);

@@ -3,31 +3,37 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
+#include "ioloop.h"
 #include "net.h"
 #include "fd-util.h"
 #include "randgen.h"
 #include "istream.h"
+#include "ostream.h"
 
-#include <poll.h>
 #include <time.h>
 #include <ldns/ldns.h>
 
+#include "vsmlist-dns-reply.h"
 #include "vsmlist-dns.h"
 
-/* The network exchange is ours (non-blocking sockets and poll(), bounded
-   by the discovery's deadline); ldns only builds and parses the packets.
-   ldns's own resolver cannot be bounded that way: it waits its timeout per
-   server and per retry, and marks a server dead for the life of the
-   resolver after one timeout.
+/* The network exchange is ours, on a private Dovecot ioloop (an io per
+   socket, one timeout for the try under way), bounded by the discovery's
+   deadline; ldns builds the query and vsmlist-dns-reply.c reads the
+   replies. ldns's own resolver cannot be bounded that way: it waits its
+   timeout per server and per retry, and marks a server dead for the life
+   of the resolver after one timeout.
 
    One lookup follows a plan of VSMLIST_DNS_ROUNDS rounds over the servers,
    starting with the one that answered last in this discovery. Each try
    sends the query over UDP to its server and then waits, for its share of
    the time left (the time left divided by the tries left), for a reply on
    the sockets of all the servers asked so far: a slow server's late answer
-   is still taken. A server that gave an error (rcode, refused, unusable
+   is still taken. A server that gave an error (rcode, referral, unusable
    reply) is not asked again in this lookup. A truncated reply is asked
-   again over TCP. Nothing is sent once the deadline has passed. */
+   again over TCP, for the share of a try. Nothing is sent once the
+   deadline has passed, and every handler looks at the deadline each time
+   it reads: a server that streams, or a flood of stray datagrams, never
+   lets a read block, so the deadline must not depend on one blocking. */
 
 #define VSMLIST_DNS_PORT 53
 #define VSMLIST_DNS_RESOLV_CONF "/etc/resolv.conf"
@@ -37,8 +43,9 @@
 #define VSMLIST_DNS_ROUNDS 2
 /* A query is not sent with less time than this left */
 #define VSMLIST_DNS_MIN_TRY_USECS 1000
-#define VSMLIST_DNS_MAX_CNAMES 8
 #define VSMLIST_DNS_MAX_MSG_SIZE 65535
+/* Datagrams read per wakeup: then the ioloop runs the try's timeout */
+#define VSMLIST_DNS_MAX_DATAGRAMS_PER_READ 32
 
 struct vsmlist_dns_server {
 	struct ip_addr ip;
@@ -52,7 +59,7 @@ struct vsmlist_dns {
 	struct event *event;
 	ARRAY(struct vsmlist_dns_server) servers;
 	unsigned int timeout_msecs;
-	/* Receive buffer, VSMLIST_DNS_MAX_MSG_SIZE bytes */
+	/* UDP receive buffer, VSMLIST_DNS_MAX_MSG_SIZE bytes */
 	uint8_t *rbuf;
 
 	/* CLOCK_MONOTONIC in usecs; 0 before vsmlist_dns_begin() */
@@ -62,33 +69,66 @@ struct vsmlist_dns {
 	unsigned int first_server;
 };
 
+struct vsmlist_dns_lookup;
+
 struct vsmlist_dns_server_state {
+	struct vsmlist_dns_lookup *lookup;
+	unsigned int idx;
 	/* The UDP socket to the server, -1 when not open */
 	int fd;
+	struct io *io;
 	/* Sent the query at least once */
 	bool asked:1;
 	/* Gave an error: not asked again in this lookup */
 	bool failed:1;
+	/* The error was its reply (an rcode, a referral) */
+	bool replied:1;
+};
+
+/* The query over TCP after a truncated reply: one at a time */
+struct vsmlist_dns_tcp {
+	unsigned int idx;
+	/* -1 when there is no TCP exchange */
+	int fd;
+	struct io *io;
+	struct istream *input;
+	struct ostream *output;
+	/* The length the server announced; 0 until its two octets came.
+	   A state of its own: no part of a reply is read as a length. */
+	size_t reply_length;
 };
 
 struct vsmlist_dns_lookup {
 	struct vsmlist_dns *dns;
 	const char *qname;
-	ldns_rdf *qname_rdf;
 	uint16_t id;
 	uint8_t *wire;
 	size_t wire_size;
 
+	struct ioloop *ioloop;
+	/* The end of the try (or TCP exchange) under way */
+	struct timeout *to;
+
 	struct vsmlist_dns_server_state *states;
 	unsigned int server_count;
-	/* The tries left in the plan, the current one included */
-	unsigned int tries_left;
-	/* "server: error" of the servers that failed */
+	/* The next try of the plan (0 .. server_count * ROUNDS) */
+	unsigned int next_try;
+	/* The server of the try under way; UINT_MAX when only waiting */
+	unsigned int current;
+	struct vsmlist_dns_tcp tcp;
+	/* "server: error" of the servers that failed (heap: it grows in
+	   the handlers' data stack frames) */
 	string_t *errors;
+	unsigned int foreign_replies;
 
-	/* The answer (NOERROR or NXDOMAIN) and the server that gave it */
-	ldns_pkt *reply;
-	unsigned int reply_server;
+	/* The answer, in a pool of the lookup's own: the handlers run in
+	   data stack frames of their own, where the caller's pool (often a
+	   data stack pool) cannot be used */
+	pool_t answer_pool;
+	struct vsmlist_dns_answer answer;
+	unsigned int answer_server;
+	bool answered:1;
+	bool finished:1;
 };
 
 static uint64_t vsmlist_dns_now(void)
@@ -100,28 +140,6 @@ static uint64_t vsmlist_dns_now(void)
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* poll() timeout until the deadline, rounded up; 0 when it has passed */
-static int vsmlist_dns_poll_msecs(uint64_t deadline_usecs)
-{
-	uint64_t now = vsmlist_dns_now();
-
-	if (now >= deadline_usecs)
-		return 0;
-	return (int)I_MIN((deadline_usecs - now + 999) / 1000,
-			  (uint64_t)INT_MAX);
-}
-
-/* The deadline of one more exchange: its share of the time left */
-static uint64_t vsmlist_dns_try_deadline(struct vsmlist_dns_lookup *lookup)
-{
-	uint64_t now = vsmlist_dns_now();
-	uint64_t deadline = lookup->dns->deadline_usecs;
-
-	if (now >= deadline)
-		return now;
-	return now + (deadline - now) / I_MAX(lookup->tries_left, 1U);
-}
-
 static const char *
 vsmlist_dns_server_name(const struct vsmlist_dns *dns, unsigned int idx)
 {
@@ -129,16 +147,6 @@ vsmlist_dns_server_name(const struct vsmlist_dns *dns, unsigned int idx)
 		array_idx(&dns->servers, idx);
 
 	return server->name;
-}
-
-static const char *vsmlist_dns_rcode_name(unsigned int rcode)
-{
-	const ldns_lookup_table *lt;
-
-	lt = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
-	if (lt == NULL)
-		return t_strdup_printf("rcode %u", rcode);
-	return lt->name;
 }
 
 /*
@@ -293,83 +301,39 @@ unsigned int vsmlist_dns_get_query_count(const struct vsmlist_dns *dns)
 }
 
 /*
- * Replies
+ * The lookup's state
  */
 
-static bool
-vsmlist_dns_reply_matches(struct vsmlist_dns_lookup *lookup,
-			  const ldns_pkt *reply)
-{
-	const ldns_rr_list *question = ldns_pkt_question(reply);
-	const ldns_rr *rr;
+static void vsmlist_dns_try_next(struct vsmlist_dns_lookup *lookup);
 
-	if (!ldns_pkt_qr(reply) || ldns_pkt_id(reply) != lookup->id ||
-	    ldns_pkt_get_opcode(reply) != LDNS_PACKET_QUERY)
-		return FALSE;
-	if (ldns_rr_list_rr_count(question) == 0) {
-		/* FORMERR and the like may come without the question */
-		return ldns_pkt_get_rcode(reply) != LDNS_RCODE_NOERROR &&
-			ldns_pkt_get_rcode(reply) != LDNS_RCODE_NXDOMAIN;
-	}
-	if (ldns_rr_list_rr_count(question) != 1)
-		return FALSE;
-	rr = ldns_rr_list_rr(question, 0);
-	return ldns_rr_get_type(rr) == LDNS_RR_TYPE_TXT &&
-		ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-		ldns_dname_compare(ldns_rr_owner(rr), lookup->qname_rdf) == 0;
+static void vsmlist_dns_finish(struct vsmlist_dns_lookup *lookup)
+{
+	lookup->finished = TRUE;
+	io_loop_stop(lookup->ioloop);
 }
 
-/* Returns 1 and the reply when the message answers our query, else 0 */
-static int
-vsmlist_dns_reply_parse(struct vsmlist_dns_lookup *lookup,
-			const uint8_t *data, size_t size, ldns_pkt **reply_r,
-			const char **error_r)
+static bool vsmlist_dns_deadline_passed(struct vsmlist_dns_lookup *lookup)
 {
-	ldns_pkt *reply;
-	ldns_status status;
-
-	status = ldns_wire2pkt(&reply, data, size);
-	if (status != LDNS_STATUS_OK) {
-		*error_r = t_strdup_printf("unparsable reply: %s",
-					   ldns_get_errorstr_by_id(status));
-		return 0;
-	}
-	if (!vsmlist_dns_reply_matches(lookup, reply)) {
-		ldns_pkt_free(reply);
-		*error_r = "reply does not match the query";
-		return 0;
-	}
-	*reply_r = reply;
-	return 1;
-}
-
-/* A reply to a non-recursive query: nothing but NS RRs */
-static bool vsmlist_dns_reply_is_referral(const ldns_pkt *reply)
-{
-	const ldns_rr_list *authority = ldns_pkt_authority(reply);
-	unsigned int i, count = ldns_rr_list_rr_count(authority);
-	bool have_ns = FALSE;
-
-	if (ldns_pkt_get_rcode(reply) != LDNS_RCODE_NOERROR ||
-	    ldns_rr_list_rr_count(ldns_pkt_answer(reply)) > 0)
+	if (vsmlist_dns_now() < lookup->dns->deadline_usecs)
 		return FALSE;
-	for (i = 0; i < count; i++) {
-		switch (ldns_rr_get_type(ldns_rr_list_rr(authority, i))) {
-		case LDNS_RR_TYPE_SOA:
-			return FALSE;
-		case LDNS_RR_TYPE_NS:
-			have_ns = TRUE;
-			break;
-		default:
-			break;
-		}
-	}
-	return have_ns;
+	vsmlist_dns_finish(lookup);
+	return TRUE;
 }
 
-/*
- * Exchanges
- */
+static void vsmlist_dns_udp_close(struct vsmlist_dns_server_state *state)
+{
+	io_remove(&state->io);
+	i_close_fd(&state->fd);
+}
+
+static void vsmlist_dns_tcp_close(struct vsmlist_dns_tcp *tcp)
+{
+	io_remove(&tcp->io);
+	i_stream_destroy(&tcp->input);
+	o_stream_destroy(&tcp->output);
+	i_close_fd(&tcp->fd);
+	tcp->reply_length = 0;
+}
 
 static void
 vsmlist_dns_server_failed(struct vsmlist_dns_lookup *lookup,
@@ -381,266 +345,307 @@ vsmlist_dns_server_failed(struct vsmlist_dns_lookup *lookup,
 	e_debug(lookup->dns->event, "TXT %s: %s: %s",
 		lookup->qname, name, error);
 	state->failed = TRUE;
-	i_close_fd(&state->fd);
+	vsmlist_dns_udp_close(state);
 	if (str_len(lookup->errors) > 0)
 		str_append(lookup->errors, ", ");
 	str_printfa(lookup->errors, "%s: %s", name, error);
 }
 
-/* Wait until the deadline for the fd to be ready. Returns 1 when it is,
-   0 on timeout, -1 with errno on error. */
-static int
-vsmlist_dns_fd_wait(int fd, short events, uint64_t deadline_usecs)
+/* A UDP server failed: the plan goes on if it was the try under way (a
+   TCP exchange goes on in any case) */
+static void
+vsmlist_dns_udp_failed(struct vsmlist_dns_lookup *lookup, unsigned int idx,
+		       const char *error)
 {
-	struct pollfd pfd;
-	int msecs, ret;
-
-	for (;;) {
-		msecs = vsmlist_dns_poll_msecs(deadline_usecs);
-		if (msecs == 0)
-			return 0;
-		i_zero(&pfd);
-		pfd.fd = fd;
-		pfd.events = events;
-		ret = poll(&pfd, 1, msecs);
-		if (ret > 0)
-			return 1;
-		if (ret < 0 && errno != EINTR)
-			return -1;
-	}
+	vsmlist_dns_server_failed(lookup, idx, error);
+	if (lookup->tcp.fd == -1 && idx == lookup->current)
+		vsmlist_dns_try_next(lookup);
 }
 
-/* The query over TCP. Returns 1 and the reply, 0 on timeout, -1 on
-   error. */
-static int
-vsmlist_dns_tcp_query(struct vsmlist_dns_lookup *lookup, unsigned int idx,
-		      uint64_t deadline_usecs, ldns_pkt **reply_r,
-		      const char **error_r)
+static void
+vsmlist_dns_tcp_failed(struct vsmlist_dns_lookup *lookup, const char *error)
 {
-	struct vsmlist_dns *dns = lookup->dns;
-	const struct vsmlist_dns_server *server =
-		array_idx(&dns->servers, idx);
-	unsigned char *out;
-	size_t out_size, pos, need;
-	ssize_t ret;
-	int fd, err, wret;
+	unsigned int idx = lookup->tcp.idx;
 
-	if (vsmlist_dns_poll_msecs(deadline_usecs) == 0) {
-		*error_r = "timed out before TCP";
+	vsmlist_dns_tcp_close(&lookup->tcp);
+	vsmlist_dns_server_failed(lookup, idx, error);
+	vsmlist_dns_try_next(lookup);
+}
+
+/* The msecs until deadline_usecs, rounded up; 0 when it has passed */
+static unsigned int vsmlist_dns_msecs_until(uint64_t deadline_usecs)
+{
+	uint64_t now = vsmlist_dns_now();
+
+	if (deadline_usecs <= now)
 		return 0;
-	}
-	fd = net_connect_ip(&server->ip, server->port, NULL);
-	if (fd == -1) {
-		*error_r = t_strdup_printf("TCP connect() failed: %m");
-		return -1;
-	}
-	fd_close_on_exec(fd, TRUE);
-
-	out_size = lookup->wire_size + 2;
-	out = t_malloc_no0(out_size);
-	out[0] = lookup->wire_size >> 8;
-	out[1] = lookup->wire_size & 0xff;
-	memcpy(out + 2, lookup->wire, lookup->wire_size);
-
-	wret = vsmlist_dns_fd_wait(fd, POLLOUT, deadline_usecs);
-	if (wret <= 0) {
-		*error_r = wret == 0 ? "TCP connect() timed out" :
-			t_strdup_printf("poll() failed: %m");
-		i_close_fd(&fd);
-		return wret;
-	}
-	if ((err = net_geterror(fd)) != 0) {
-		*error_r = t_strdup_printf("TCP connect() failed: %s",
-					   strerror(err));
-		i_close_fd(&fd);
-		return -1;
-	}
-	e_debug(dns->event, "TXT %s: asking %s over TCP",
-		lookup->qname, server->name);
-	dns->query_count++;
-	for (pos = 0; pos < out_size; ) {
-		ret = write(fd, out + pos, out_size - pos);
-		if (ret > 0) {
-			pos += ret;
-			continue;
-		}
-		if (ret < 0 && errno != EAGAIN && errno != EINTR) {
-			*error_r = t_strdup_printf("TCP write() failed: %m");
-			i_close_fd(&fd);
-			return -1;
-		}
-		wret = vsmlist_dns_fd_wait(fd, POLLOUT, deadline_usecs);
-		if (wret <= 0) {
-			*error_r = wret == 0 ? "TCP write() timed out" :
-				t_strdup_printf("poll() failed: %m");
-			i_close_fd(&fd);
-			return wret;
-		}
-	}
-
-	/* The 2-byte length, then the message */
-	need = 2;
-	for (pos = 0; pos < need; ) {
-		ret = read(fd, dns->rbuf + pos, need - pos);
-		if (ret > 0) {
-			pos += ret;
-			if (pos == 2 && need == 2) {
-				need = ((size_t)dns->rbuf[0] << 8) |
-					dns->rbuf[1];
-				if (need == 0) {
-					*error_r = "empty TCP reply";
-					i_close_fd(&fd);
-					return -1;
-				}
-				pos = 0;
-			}
-			continue;
-		}
-		if (ret == 0) {
-			*error_r = "TCP connection closed before the reply";
-			i_close_fd(&fd);
-			return -1;
-		}
-		if (errno != EAGAIN && errno != EINTR) {
-			*error_r = t_strdup_printf("TCP read() failed: %m");
-			i_close_fd(&fd);
-			return -1;
-		}
-		wret = vsmlist_dns_fd_wait(fd, POLLIN, deadline_usecs);
-		if (wret <= 0) {
-			*error_r = wret == 0 ? "TCP read() timed out" :
-				t_strdup_printf("poll() failed: %m");
-			i_close_fd(&fd);
-			return wret;
-		}
-	}
-	i_close_fd(&fd);
-
-	if (vsmlist_dns_reply_parse(lookup, dns->rbuf, need,
-				    reply_r, error_r) == 0) {
-		*error_r = t_strconcat("TCP: ", *error_r, NULL);
-		return -1;
-	}
-	return 1;
+	return (unsigned int)((deadline_usecs - now + 999) / 1000);
 }
 
-/* A reply to our query from a server. Returns 1 when it is the answer,
-   0 when the server failed. */
-static int
-vsmlist_dns_reply_handle(struct vsmlist_dns_lookup *lookup,
-			 unsigned int idx, ldns_pkt *reply)
+/* src with its strings in pool */
+static void
+vsmlist_dns_answer_copy(pool_t pool, const struct vsmlist_dns_answer *src,
+			struct vsmlist_dns_answer *dest_r)
 {
-	const char *error;
-	unsigned int rcode;
+	const char *txt;
+
+	*dest_r = *src;
+	p_array_init(&dest_r->txts, pool, array_count(&src->txts));
+	array_foreach_elem(&src->txts, txt) {
+		txt = p_strdup(pool, txt);
+		array_push_back(&dest_r->txts, &txt);
+	}
+	dest_r->error = p_strdup(pool, src->error);
+}
+
+/* The server's answer: the lookup's, or for an error one the server
+   failed */
+static void
+vsmlist_dns_answer_taken(struct vsmlist_dns_lookup *lookup, unsigned int idx,
+			 const struct vsmlist_dns_answer *answer)
+{
+	i_assert(!lookup->answered);
+	if (answer->status == VSMLIST_DNS_TEMPERROR) {
+		lookup->states[idx].replied = TRUE;
+		if (lookup->tcp.fd != -1 && lookup->tcp.idx == idx)
+			vsmlist_dns_tcp_failed(lookup, answer->error);
+		else
+			vsmlist_dns_udp_failed(lookup, idx, answer->error);
+		return;
+	}
+	/* It was parsed in the handler's data stack frame */
+	lookup->answer_pool = pool_alloconly_create("vsmlist dns answer",
+						    1024);
+	vsmlist_dns_answer_copy(lookup->answer_pool, answer, &lookup->answer);
+	lookup->answered = TRUE;
+	lookup->answer_server = idx;
+	vsmlist_dns_finish(lookup);
+}
+
+/*
+ * TCP
+ */
+
+static void vsmlist_dns_tcp_timeout(struct vsmlist_dns_lookup *lookup)
+{
+	if (lookup->finished)
+		return;
+	vsmlist_dns_tcp_failed(lookup, lookup->tcp.output == NULL ?
+			       "TCP connect() timed out" :
+			       "TCP read() timed out");
+}
+
+/* Returns the reply when it is complete, NULL while it is not or when
+   the exchange failed */
+static const unsigned char *
+vsmlist_dns_tcp_read(struct vsmlist_dns_lookup *lookup)
+{
+	struct vsmlist_dns_tcp *tcp = &lookup->tcp;
+	const unsigned char *data;
+	size_t size;
 	int ret;
 
-	if (ldns_pkt_tc(reply)) {
-		ldns_pkt_free(reply);
-		e_debug(lookup->dns->event, "TXT %s: truncated reply",
-			lookup->qname);
-		ret = vsmlist_dns_tcp_query(lookup, idx,
-					    vsmlist_dns_try_deadline(lookup),
-					    &reply, &error);
-		if (ret <= 0) {
-			vsmlist_dns_server_failed(lookup, idx, error);
-			return 0;
+	if (tcp->reply_length == 0) {
+		ret = i_stream_read_bytes(tcp->input, &data, &size, 2);
+		if (ret <= 0)
+			goto not_yet;
+		tcp->reply_length = ((size_t)data[0] << 8) | data[1];
+		if (tcp->reply_length < VSMLIST_DNS_HEADER_SIZE) {
+			vsmlist_dns_tcp_failed(lookup, t_strdup_printf(
+				"TCP reply length %zu is shorter than a DNS "
+				"header", tcp->reply_length));
+			return NULL;
 		}
+		i_stream_skip(tcp->input, 2);
 	}
-
-	rcode = ldns_pkt_get_rcode(reply);
-	if (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) {
-		vsmlist_dns_server_failed(lookup, idx,
-					  vsmlist_dns_rcode_name(rcode));
-		ldns_pkt_free(reply);
-		return 0;
-	}
-	if (vsmlist_dns_reply_is_referral(reply)) {
-		vsmlist_dns_server_failed(lookup, idx,
-			"referral (the server does not recurse)");
-		ldns_pkt_free(reply);
-		return 0;
-	}
-	lookup->reply = reply;
-	lookup->reply_server = idx;
-	return 1;
+	ret = i_stream_read_bytes(tcp->input, &data, &size, tcp->reply_length);
+	if (ret > 0)
+		return data;
+not_yet:
+	if (ret == 0)
+		return NULL;
+	i_assert(ret == -1);
+	vsmlist_dns_tcp_failed(lookup, tcp->input->stream_errno == 0 ?
+		"TCP connection closed before the reply" :
+		t_strdup_printf("TCP read() failed: %s",
+				i_stream_get_error(tcp->input)));
+	return NULL;
 }
 
-/* Read the datagrams waiting on a server's socket. Returns 1 when one was
-   the answer, else 0. */
-static int
-vsmlist_dns_udp_read(struct vsmlist_dns_lookup *lookup, unsigned int idx)
+static void vsmlist_dns_tcp_input(struct vsmlist_dns_lookup *lookup)
+{
+	struct vsmlist_dns_answer answer;
+	const unsigned char *data;
+	const char *error;
+
+	if (lookup->finished || vsmlist_dns_deadline_passed(lookup))
+		return;
+	T_BEGIN {
+		data = vsmlist_dns_tcp_read(lookup);
+		if (data == NULL) {
+			/* Not yet, or the exchange failed */
+		} else if (vsmlist_dns_reply_parse(data,
+				lookup->tcp.reply_length, lookup->id,
+				lookup->qname, pool_datastack_create(),
+				&answer, &error) == VSMLIST_DNS_REPLY_ANSWER) {
+			vsmlist_dns_answer_taken(lookup, lookup->tcp.idx,
+						 &answer);
+		} else {
+			/* Truncated again, or another query's: the
+			   connection had one chance */
+			vsmlist_dns_tcp_failed(lookup,
+					       t_strconcat("TCP: ", error, NULL));
+		}
+	} T_END;
+}
+
+static void vsmlist_dns_tcp_connected(struct vsmlist_dns_lookup *lookup)
+{
+	struct vsmlist_dns_tcp *tcp = &lookup->tcp;
+	struct vsmlist_dns *dns = lookup->dns;
+	unsigned char length[2];
+	int err;
+
+	io_remove(&tcp->io);
+	if (lookup->finished)
+		return;
+	if ((err = net_geterror(tcp->fd)) != 0) {
+		vsmlist_dns_tcp_failed(lookup, t_strdup_printf(
+			"TCP connect() failed: %s", strerror(err)));
+		return;
+	}
+	e_debug(dns->event, "TXT %s: asking %s over TCP", lookup->qname,
+		vsmlist_dns_server_name(dns, tcp->idx));
+	dns->query_count++;
+
+	/* The reply: its length and at most that many octets */
+	tcp->input = i_stream_create_fd(tcp->fd, 2 + VSMLIST_DNS_MAX_MSG_SIZE);
+	tcp->output = o_stream_create_fd(tcp->fd, 0);
+	length[0] = lookup->wire_size >> 8;
+	length[1] = lookup->wire_size & 0xff;
+	o_stream_nsend(tcp->output, length, sizeof(length));
+	o_stream_nsend(tcp->output, lookup->wire, lookup->wire_size);
+	/* What does not go now is sent by the stream's own io */
+	if (o_stream_flush(tcp->output) < 0) {
+		vsmlist_dns_tcp_failed(lookup, t_strdup_printf(
+			"TCP write() failed: %s",
+			o_stream_get_error(tcp->output)));
+		return;
+	}
+	tcp->io = io_add_istream(tcp->input, vsmlist_dns_tcp_input, lookup);
+}
+
+static unsigned int vsmlist_dns_tries_left(struct vsmlist_dns_lookup *lookup)
+{
+	unsigned int i, count = lookup->server_count, tries_left = 0;
+	unsigned int first = lookup->dns->first_server;
+
+	for (i = lookup->next_try; i < count * VSMLIST_DNS_ROUNDS; i++) {
+		if (!lookup->states[(first + i) % count].failed)
+			tries_left++;
+	}
+	return tries_left;
+}
+
+/* Ask the server that gave a truncated reply again over TCP, for the
+   share of a try */
+static void
+vsmlist_dns_tcp_start(struct vsmlist_dns_lookup *lookup, unsigned int idx)
 {
 	struct vsmlist_dns *dns = lookup->dns;
-	struct vsmlist_dns_server_state *state = &lookup->states[idx];
 	const struct vsmlist_dns_server *server =
 		array_idx(&dns->servers, idx);
-	ldns_pkt *reply;
+	struct vsmlist_dns_tcp *tcp = &lookup->tcp;
+	uint64_t now = vsmlist_dns_now(), deadline;
+
+	if (tcp->fd != -1) {
+		e_debug(dns->event, "TXT %s: %s: truncated reply while "
+			"asking %s over TCP (ignored)", lookup->qname,
+			server->name, vsmlist_dns_server_name(dns, tcp->idx));
+		return;
+	}
+	e_debug(dns->event, "TXT %s: %s: truncated reply", lookup->qname,
+		server->name);
+	if (now + VSMLIST_DNS_MIN_TRY_USECS > dns->deadline_usecs) {
+		vsmlist_dns_udp_failed(lookup, idx, "timed out before TCP");
+		return;
+	}
+	tcp->fd = net_connect_ip(&server->ip, server->port, NULL);
+	if (tcp->fd == -1) {
+		vsmlist_dns_udp_failed(lookup, idx, t_strdup_printf(
+			"TCP connect() failed: %m"));
+		return;
+	}
+	fd_close_on_exec(tcp->fd, TRUE);
+	tcp->idx = idx;
+	tcp->io = io_add(tcp->fd, IO_WRITE, vsmlist_dns_tcp_connected,
+			 lookup);
+	/* The try under way, if any, gives way to the TCP exchange */
+	deadline = now + (dns->deadline_usecs - now) /
+		(vsmlist_dns_tries_left(lookup) + 1);
+	timeout_remove(&lookup->to);
+	lookup->to = timeout_add_short(vsmlist_dns_msecs_until(deadline),
+				       vsmlist_dns_tcp_timeout, lookup);
+}
+
+/*
+ * UDP
+ */
+
+static void
+vsmlist_dns_udp_reply(struct vsmlist_dns_lookup *lookup, unsigned int idx,
+		      const unsigned char *data, size_t size)
+{
+	struct vsmlist_dns_answer answer;
 	const char *error;
+
+	switch (vsmlist_dns_reply_parse(data, size, lookup->id, lookup->qname,
+					pool_datastack_create(), &answer,
+					&error)) {
+	case VSMLIST_DNS_REPLY_FOREIGN:
+		/* Stray or spoofed: keep waiting. Logged once, a flood
+		   would flood the log. */
+		if (lookup->foreign_replies++ == 0) {
+			e_debug(lookup->dns->event, "TXT %s: %s: %s (ignored)",
+				lookup->qname,
+				vsmlist_dns_server_name(lookup->dns, idx),
+				error);
+		}
+		break;
+	case VSMLIST_DNS_REPLY_TRUNCATED:
+		vsmlist_dns_tcp_start(lookup, idx);
+		break;
+	case VSMLIST_DNS_REPLY_ANSWER:
+		vsmlist_dns_answer_taken(lookup, idx, &answer);
+		break;
+	}
+}
+
+static void vsmlist_dns_udp_input(struct vsmlist_dns_server_state *state)
+{
+	struct vsmlist_dns_lookup *lookup = state->lookup;
+	struct vsmlist_dns *dns = lookup->dns;
+	unsigned int i;
 	ssize_t ret;
 
-	while (state->fd != -1) {
+	for (i = 0; i < VSMLIST_DNS_MAX_DATAGRAMS_PER_READ; i++) {
+		if (lookup->finished || state->fd == -1 ||
+		    vsmlist_dns_deadline_passed(lookup))
+			return;
 		ret = recv(state->fd, dns->rbuf, VSMLIST_DNS_MAX_MSG_SIZE, 0);
 		if (ret < 0) {
 			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			vsmlist_dns_server_failed(lookup, idx,
+				return;
+			vsmlist_dns_udp_failed(lookup, state->idx,
 				t_strdup_printf("recv() failed: %m"));
-			return 0;
+			return;
 		}
-		if (vsmlist_dns_reply_parse(lookup, dns->rbuf, ret,
-					    &reply, &error) == 0) {
-			/* Stray or spoofed: keep waiting */
-			e_debug(dns->event, "TXT %s: %s: %s (ignored)",
-				lookup->qname, server->name, error);
-			continue;
-		}
-		return vsmlist_dns_reply_handle(lookup, idx, reply);
+		T_BEGIN {
+			vsmlist_dns_udp_reply(lookup, state->idx,
+					      dns->rbuf, ret);
+		} T_END;
 	}
-	return 0;
-}
-
-/* Wait until the deadline for replies on the sockets of all the servers
-   asked. Returns 1 when there is an answer, 0 when the time is up or the
-   server of the current try failed, -1 on internal error. */
-static int
-vsmlist_dns_udp_wait(struct vsmlist_dns_lookup *lookup, unsigned int current,
-		     uint64_t deadline_usecs)
-{
-	struct pollfd *pfds;
-	unsigned int *idxs, i, count;
-	int msecs, ret;
-
-	pfds = t_new(struct pollfd, lookup->server_count);
-	idxs = t_new(unsigned int, lookup->server_count);
-	while (!lookup->states[current].failed) {
-		count = 0;
-		for (i = 0; i < lookup->server_count; i++) {
-			if (lookup->states[i].fd == -1 ||
-			    lookup->states[i].failed)
-				continue;
-			pfds[count].fd = lookup->states[i].fd;
-			pfds[count].events = POLLIN;
-			pfds[count].revents = 0;
-			idxs[count++] = i;
-		}
-		msecs = vsmlist_dns_poll_msecs(deadline_usecs);
-		if (count == 0 || msecs == 0)
-			return 0;
-		ret = poll(pfds, count, msecs);
-		if (ret < 0) {
-			if (errno == EINTR)
-				continue;
-			e_error(lookup->dns->event, "poll() failed: %m");
-			return -1;
-		}
-		for (i = 0; i < count; i++) {
-			if (pfds[i].revents == 0)
-				continue;
-			if (vsmlist_dns_udp_read(lookup, idxs[i]) > 0)
-				return 1;
-		}
-	}
-	return 0;
+	/* More may be waiting: the ioloop calls again after its timeouts */
 }
 
 static int
@@ -660,6 +665,8 @@ vsmlist_dns_udp_send(struct vsmlist_dns_lookup *lookup, unsigned int idx)
 			return -1;
 		}
 		fd_close_on_exec(state->fd, TRUE);
+		state->io = io_add(state->fd, IO_READ, vsmlist_dns_udp_input,
+				   state);
 	}
 	e_debug(dns->event, "TXT %s: asking %s%s", lookup->qname,
 		server->name, state->asked ? " again" : "");
@@ -679,167 +686,175 @@ vsmlist_dns_udp_send(struct vsmlist_dns_lookup *lookup, unsigned int idx)
 	return 0;
 }
 
-/* Returns 1 when lookup->reply is the answer, 0 when there is none,
-   -1 on internal error */
-static int vsmlist_dns_exchange(struct vsmlist_dns_lookup *lookup)
+/*
+ * The plan
+ */
+
+static bool vsmlist_dns_have_pending(struct vsmlist_dns_lookup *lookup)
+{
+	unsigned int i;
+
+	for (i = 0; i < lookup->server_count; i++) {
+		if (lookup->states[i].asked && !lookup->states[i].failed)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void vsmlist_dns_try_timeout(struct vsmlist_dns_lookup *lookup)
+{
+	if (lookup->finished)
+		return;
+	if (lookup->current != UINT_MAX &&
+	    !lookup->states[lookup->current].failed) {
+		e_debug(lookup->dns->event, "TXT %s: %s: no reply yet",
+			lookup->qname,
+			vsmlist_dns_server_name(lookup->dns,
+						lookup->current));
+	}
+	vsmlist_dns_try_next(lookup);
+}
+
+/* Send the next try of the plan and wait for its share of the time;
+   with nothing left to send, wait for the servers asked until the
+   deadline, or finish */
+static void vsmlist_dns_try_next(struct vsmlist_dns_lookup *lookup)
 {
 	struct vsmlist_dns *dns = lookup->dns;
 	unsigned int count = lookup->server_count;
-	unsigned int try, total = count * VSMLIST_DNS_ROUNDS;
-	unsigned int i, idx;
-	uint64_t now, deadline;
-	int ret;
+	unsigned int idx, total = count * VSMLIST_DNS_ROUNDS;
+	uint64_t now = vsmlist_dns_now(), deadline;
 
-	for (try = 0; try < total; try++) {
-		idx = (dns->first_server + try) % count;
-		if (lookup->states[idx].failed)
+	timeout_remove(&lookup->to);
+	lookup->current = UINT_MAX;
+	while (lookup->next_try < total) {
+		idx = (dns->first_server + lookup->next_try) % count;
+		if (lookup->states[idx].failed) {
+			lookup->next_try++;
 			continue;
+		}
 		now = vsmlist_dns_now();
 		if (now + VSMLIST_DNS_MIN_TRY_USECS > dns->deadline_usecs)
 			break;
-		lookup->tries_left = 0;
-		for (i = try; i < total; i++) {
-			if (!lookup->states[(dns->first_server + i) %
-					    count].failed)
-				lookup->tries_left++;
-		}
-		deadline = vsmlist_dns_try_deadline(lookup);
+		deadline = now + (dns->deadline_usecs - now) /
+			vsmlist_dns_tries_left(lookup);
+		lookup->next_try++;
 		if (vsmlist_dns_udp_send(lookup, idx) < 0)
 			continue;
-		ret = vsmlist_dns_udp_wait(lookup, idx, deadline);
-		if (ret != 0)
-			return ret;
-		if (!lookup->states[idx].failed) {
-			e_debug(dns->event, "TXT %s: %s: no reply yet",
-				lookup->qname,
-				vsmlist_dns_server_name(dns, idx));
-		}
+		lookup->current = idx;
+		lookup->to = timeout_add_short(
+			vsmlist_dns_msecs_until(deadline),
+			vsmlist_dns_try_timeout, lookup);
+		return;
 	}
-	return 0;
+	if (vsmlist_dns_have_pending(lookup) && now < dns->deadline_usecs) {
+		lookup->to = timeout_add_short(
+			vsmlist_dns_msecs_until(dns->deadline_usecs),
+			vsmlist_dns_try_timeout, lookup);
+		return;
+	}
+	vsmlist_dns_finish(lookup);
 }
 
 /*
- * Answers
+ * Lookups
  */
 
-static const ldns_rr *
-vsmlist_dns_find_rr(const ldns_rr_list *list, ldns_rr_type type,
-		    const ldns_rdf *owner)
+static int
+vsmlist_dns_query_build(struct vsmlist_dns_lookup *lookup,
+			const char **error_r)
 {
-	unsigned int i, count = ldns_rr_list_rr_count(list);
-	const ldns_rr *rr;
+	ldns_rdf *qname_rdf;
+	ldns_pkt *query;
+	ldns_status status;
+	const char *name, *qname = lookup->qname;
 
-	for (i = 0; i < count; i++) {
-		rr = ldns_rr_list_rr(list, i);
-		if (ldns_rr_get_type(rr) == type &&
-		    ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-		    (owner == NULL ||
-		     ldns_dname_compare(ldns_rr_owner(rr), owner) == 0))
-			return rr;
+	name = qname[0] != '\0' && qname[strlen(qname) - 1] == '.' ?
+		qname : t_strconcat(qname, ".", NULL);
+	qname_rdf = ldns_dname_new_frm_str(name);
+	if (qname_rdf == NULL) {
+		*error_r = t_strdup_printf("Invalid DNS name '%s'", qname);
+		return 0;
 	}
-	return NULL;
-}
-
-/* The character-strings of a TXT RR, joined */
-static const char *vsmlist_dns_txt_join(pool_t pool, const ldns_rr *rr)
-{
-	string_t *str = t_str_new(256);
-	const ldns_rdf *rdf;
-	const uint8_t *data;
-	size_t i, count = ldns_rr_rd_count(rr), size, len;
-
-	for (i = 0; i < count; i++) {
-		rdf = ldns_rr_rdf(rr, i);
-		data = ldns_rdf_data(rdf);
-		size = ldns_rdf_size(rdf);
-		if (size == 0)
-			continue;
-		len = I_MIN(data[0], size - 1);
-		str_append_data(str, data + 1, len);
+	random_fill(&lookup->id, sizeof(lookup->id));
+	query = ldns_pkt_query_new(qname_rdf, LDNS_RR_TYPE_TXT,
+				   LDNS_RR_CLASS_IN, LDNS_RD);
+	if (query == NULL) {
+		ldns_rdf_deep_free(qname_rdf);
+		*error_r = "ldns_pkt_query_new() failed";
+		return -1;
 	}
-	/* A NUL byte ends the string: no valid record has one */
-	return p_strdup(pool, str_c(str));
+	ldns_pkt_set_id(query, lookup->id);
+	status = ldns_pkt2wire(&lookup->wire, query, &lookup->wire_size);
+	ldns_pkt_free(query);
+	if (status != LDNS_STATUS_OK) {
+		*error_r = t_strdup_printf("ldns_pkt2wire() failed: %s",
+					   ldns_get_errorstr_by_id(status));
+		return -1;
+	}
+	return 1;
 }
 
-/* min(SOA TTL, SOA MINIMUM) of the authority section (RFC 2308) */
-static bool
-vsmlist_dns_negative_ttl(const ldns_pkt *reply, unsigned int *ttl_r)
+/* Run the plan on a private ioloop until there is an answer, every
+   server failed or the deadline passed */
+static void vsmlist_dns_exchange(struct vsmlist_dns_lookup *lookup)
 {
-	const ldns_rr *soa;
+	unsigned int i;
 
-	soa = vsmlist_dns_find_rr(ldns_pkt_authority(reply),
-				  LDNS_RR_TYPE_SOA, NULL);
-	if (soa == NULL || ldns_rr_rd_count(soa) < 7)
-		return FALSE;
-	*ttl_r = I_MIN(ldns_rr_ttl(soa),
-		       ldns_rdf2native_int32(ldns_rr_rdf(soa, 6)));
-	return TRUE;
+	lookup->server_count = array_count(&lookup->dns->servers);
+	lookup->states = i_new(struct vsmlist_dns_server_state,
+			       lookup->server_count);
+	for (i = 0; i < lookup->server_count; i++) {
+		lookup->states[i].lookup = lookup;
+		lookup->states[i].idx = i;
+		lookup->states[i].fd = -1;
+	}
+	lookup->tcp.fd = -1;
+	lookup->errors = str_new(default_pool, 128);
+
+	lookup->ioloop = io_loop_create();
+	vsmlist_dns_try_next(lookup);
+	if (!lookup->finished)
+		io_loop_run(lookup->ioloop);
+
+	timeout_remove(&lookup->to);
+	vsmlist_dns_tcp_close(&lookup->tcp);
+	for (i = 0; i < lookup->server_count; i++)
+		vsmlist_dns_udp_close(&lookup->states[i]);
+	io_loop_destroy(&lookup->ioloop);
 }
 
+/* The temporary error of a lookup without an answer */
 static void
-vsmlist_dns_answer_fill(struct vsmlist_dns_lookup *lookup, pool_t pool,
-			struct vsmlist_dns_answer *answer_r)
+vsmlist_dns_no_answer(struct vsmlist_dns_lookup *lookup, pool_t pool,
+		      struct vsmlist_dns_answer *answer_r)
 {
-	const ldns_pkt *reply = lookup->reply;
-	const ldns_rr_list *answers = ldns_pkt_answer(reply);
-	const ldns_rdf *target = lookup->qname_rdf;
-	const ldns_rr *rr;
-	unsigned int i, count, hops, ttl = UINT_MAX, neg_ttl;
-	const char *txt;
+	struct vsmlist_dns *dns = lookup->dns;
+	unsigned int i;
 
-	for (hops = 0;; hops++) {
-		rr = vsmlist_dns_find_rr(answers, LDNS_RR_TYPE_CNAME, target);
-		if (rr == NULL || ldns_rr_rd_count(rr) < 1)
-			break;
-		if (hops == VSMLIST_DNS_MAX_CNAMES) {
-			answer_r->status = VSMLIST_DNS_TEMPERROR;
-			answer_r->error = p_strdup_printf(pool,
-				"%s: more than %u CNAMEs (a loop?)",
-				vsmlist_dns_server_name(lookup->dns,
-							lookup->reply_server),
-				VSMLIST_DNS_MAX_CNAMES);
-			return;
-		}
-		ttl = I_MIN(ttl, ldns_rr_ttl(rr));
-		target = ldns_rr_rdf(rr, 0);
+	/* The servers asked that neither failed nor answered */
+	for (i = 0; i < lookup->server_count; i++) {
+		if (lookup->states[i].replied)
+			answer_r->from_server = TRUE;
+		if (!lookup->states[i].asked || lookup->states[i].failed)
+			continue;
+		if (str_len(lookup->errors) > 0)
+			str_append(lookup->errors, ", ");
+		str_printfa(lookup->errors, "%s: timed out",
+			    vsmlist_dns_server_name(dns, i));
 	}
-
-	if (ldns_pkt_get_rcode(reply) == LDNS_RCODE_NOERROR) {
-		count = ldns_rr_list_rr_count(answers);
-		for (i = 0; i < count; i++) {
-			rr = ldns_rr_list_rr(answers, i);
-			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TXT ||
-			    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
-			    ldns_dname_compare(ldns_rr_owner(rr),
-					       target) != 0)
-				continue;
-			txt = vsmlist_dns_txt_join(pool, rr);
-			array_push_back(&answer_r->txts, &txt);
-			ttl = I_MIN(ttl, ldns_rr_ttl(rr));
-		}
-		answer_r->status = VSMLIST_DNS_OK;
-	} else {
-		answer_r->status = VSMLIST_DNS_NXDOMAIN;
-	}
-
-	if (array_count(&answer_r->txts) == 0) {
-		/* NXDOMAIN or NODATA */
-		if (vsmlist_dns_negative_ttl(reply, &neg_ttl))
-			ttl = I_MIN(ttl, neg_ttl);
-		else
-			ttl = 0;
-	}
-	answer_r->ttl_secs = ttl;
+	answer_r->error = p_strdup(pool,
+		str_len(lookup->errors) > 0 ? str_c(lookup->errors) :
+		"timed out: the discovery's deadline has passed");
+	e_debug(dns->event, "TXT %s: temporary error: %s",
+		lookup->qname, answer_r->error);
 }
 
 int vsmlist_dns_lookup_txt(struct vsmlist_dns *dns, const char *qname,
 			   pool_t pool, struct vsmlist_dns_answer *answer_r)
 {
 	struct vsmlist_dns_lookup lookup;
-	ldns_pkt *query;
-	ldns_status status;
-	const char *name, *error;
-	unsigned int i;
+	const char *error;
 	int ret;
 
 	i_assert(dns->deadline_usecs != 0);
@@ -851,83 +866,39 @@ int vsmlist_dns_lookup_txt(struct vsmlist_dns *dns, const char *qname,
 	i_zero(&lookup);
 	lookup.dns = dns;
 	lookup.qname = qname;
-	name = qname[0] != '\0' && qname[strlen(qname) - 1] == '.' ?
-		qname : t_strconcat(qname, ".", NULL);
-	lookup.qname_rdf = ldns_dname_new_frm_str(name);
-	if (lookup.qname_rdf == NULL) {
-		answer_r->error = p_strdup_printf(pool,
-			"Invalid DNS name '%s'", qname);
-		e_debug(dns->event, "TXT %s: %s", qname, answer_r->error);
+	ret = vsmlist_dns_query_build(&lookup, &error);
+	if (ret <= 0) {
+		if (ret < 0) {
+			e_error(dns->event, "TXT %s: %s", qname, error);
+			free(lookup.wire);
+			return -1;
+		}
+		answer_r->error = p_strdup(pool, error);
+		e_debug(dns->event, "TXT %s: %s", qname, error);
 		return 0;
 	}
-	random_fill(&lookup.id, sizeof(lookup.id));
-	query = ldns_pkt_query_new(ldns_rdf_clone(lookup.qname_rdf),
-				   LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN,
-				   LDNS_RD);
-	if (query == NULL) {
-		ldns_rdf_deep_free(lookup.qname_rdf);
-		e_error(dns->event, "TXT %s: ldns_pkt_query_new() failed",
-			qname);
-		return -1;
-	}
-	ldns_pkt_set_id(query, lookup.id);
-	status = ldns_pkt2wire(&lookup.wire, query, &lookup.wire_size);
-	ldns_pkt_free(query);
-	if (status != LDNS_STATUS_OK) {
-		ldns_rdf_deep_free(lookup.qname_rdf);
-		e_error(dns->event, "TXT %s: ldns_pkt2wire() failed: %s",
-			qname, ldns_get_errorstr_by_id(status));
-		return -1;
-	}
 
-	lookup.server_count = array_count(&dns->servers);
-	lookup.states = t_new(struct vsmlist_dns_server_state,
-			      lookup.server_count);
-	for (i = 0; i < lookup.server_count; i++)
-		lookup.states[i].fd = -1;
-	lookup.errors = t_str_new(128);
-
-	ret = vsmlist_dns_exchange(&lookup);
-	for (i = 0; i < lookup.server_count; i++)
-		i_close_fd(&lookup.states[i].fd);
-
-	if (ret > 0) {
-		dns->first_server = lookup.reply_server;
-		vsmlist_dns_answer_fill(&lookup, pool, answer_r);
-		ldns_pkt_free(lookup.reply);
-		if (answer_r->status == VSMLIST_DNS_TEMPERROR) {
-			e_debug(dns->event, "TXT %s: temporary error: %s",
-				qname, answer_r->error);
-		} else {
-			e_debug(dns->event, "TXT %s: %s from %s, "
-				"%u TXT, TTL %u", qname,
-				answer_r->status == VSMLIST_DNS_OK ?
-				"NOERROR" : "NXDOMAIN",
-				vsmlist_dns_server_name(dns,
-							lookup.reply_server),
-				array_count(&answer_r->txts),
-				answer_r->ttl_secs);
-		}
-	} else if (ret == 0) {
-		/* The servers asked that neither failed nor answered */
-		for (i = 0; i < lookup.server_count; i++) {
-			if (!lookup.states[i].asked ||
-			    lookup.states[i].failed)
-				continue;
-			if (str_len(lookup.errors) > 0)
-				str_append(lookup.errors, ", ");
-			str_printfa(lookup.errors, "%s: timed out",
-				    vsmlist_dns_server_name(dns, i));
-		}
-		error = str_len(lookup.errors) > 0 ? str_c(lookup.errors) :
-			"timed out: the discovery's deadline has passed";
-		answer_r->error = p_strdup(pool, error);
-		e_debug(dns->event, "TXT %s: temporary error: %s",
-			qname, answer_r->error);
+	vsmlist_dns_exchange(&lookup);
+	if (lookup.foreign_replies > 1) {
+		e_debug(dns->event, "TXT %s: %u replies ignored in all",
+			qname, lookup.foreign_replies);
 	}
+	if (lookup.answered) {
+		vsmlist_dns_answer_copy(pool, &lookup.answer, answer_r);
+		pool_unref(&lookup.answer_pool);
+		dns->first_server = lookup.answer_server;
+		e_debug(dns->event, "TXT %s: %s from %s, %u TXT, TTL %u",
+			qname, answer_r->status == VSMLIST_DNS_OK ?
+			"NOERROR" : "NXDOMAIN",
+			vsmlist_dns_server_name(dns, lookup.answer_server),
+			array_count(&answer_r->txts), answer_r->ttl_secs);
+	} else {
+		vsmlist_dns_no_answer(&lookup, pool, answer_r);
+	}
+	str_free(&lookup.errors);
+	i_free(lookup.states);
 	free(lookup.wire);
-	ldns_rdf_deep_free(lookup.qname_rdf);
-	return ret < 0 ? -1 : 0;
+	return 0;
 }
 
 static int

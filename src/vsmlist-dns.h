@@ -3,10 +3,12 @@
 
 #include "array-decl.h"
 
-/* TXT lookups through ldns for DMARC discovery: servers from the settings
-   or /etc/resolv.conf, one deadline for a whole discovery however many
-   servers and queries, rcodes told apart, CNAMEs followed, TCP on
-   truncation. No Sieve dependency. */
+/* TXT lookups for DMARC discovery: servers from the settings or
+   /etc/resolv.conf, one deadline for a whole discovery however many
+   servers and queries (and whatever a server sends), rcodes told apart,
+   CNAMEs followed, TCP on truncation. The exchange runs on a private
+   Dovecot ioloop; the replies are read by vsmlist-dns-reply.h. No Sieve
+   dependency. */
 
 enum vsmlist_dns_status {
 	/* NOERROR: txts holds the TXT RRs (none: NODATA) */
@@ -28,6 +30,14 @@ struct vsmlist_dns_answer {
 	unsigned int ttl_secs;
 	/* For VSMLIST_DNS_TEMPERROR: what happened, for the log */
 	const char *error;
+	/* A server's reply to this query gave the answer: always so for OK
+	   and NXDOMAIN; for TEMPERROR when a server answered with an error
+	   (SERVFAIL, REFUSED, a referral). FALSE for a TEMPERROR no server
+	   gave: a timeout, a network error, a query never sent because the
+	   discovery's deadline had passed. Such an error says nothing about
+	   the name (other names may have used the time up): it is never
+	   cached. */
+	bool from_server;
 };
 
 /* A TXT lookup as the DMARC discovery sees it; the DNS module, the cache

@@ -201,12 +201,15 @@ class Result:
                 f"txts={self.txts!r} error={self.error!r})")
 
 
-def probe(servers, names, timeout_ms=2000):
+def probe(servers, names, timeout_ms=2000, run_timeout_s=30):
+    """Runs the probe; a probe still running after run_timeout_s is killed
+    and the test fails (subprocess.TimeoutExpired)."""
     args = [PROBE, "-d", "-t", str(timeout_ms)]
     for s in servers:
         args += ["-s", s]
     args += names
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(args, capture_output=True, text=True,
+                          timeout=run_timeout_s)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == len(names) + 1, proc.stdout
@@ -224,8 +227,9 @@ def probe(servers, names, timeout_ms=2000):
     return results, int(m.group(1)), int(m.group(2)), proc.stderr
 
 
-def probe1(servers, name, timeout_ms=2000):
-    results, queries, elapsed, log = probe(servers, [name], timeout_ms)
+def probe1(servers, name, timeout_ms=2000, run_timeout_s=30):
+    results, queries, elapsed, log = probe(servers, [name], timeout_ms,
+                                           run_timeout_s)
     return results[0], queries, elapsed, log
 
 
