@@ -26,3 +26,4 @@ build() {
 
 build fuzz-vsmlist-dmarc-record src/vsmlist-dmarc-record.c
 build fuzz-vsmlist-author src/vsmlist-author.c
+build fuzz-vsmlist-store-file src/vsmlist-store-parse.c src/vsmlist-store.c src/vsmlist-store-file.c src/vsmlist-rewrite.c

@@ -255,12 +255,15 @@ vsmlist_store_state_apply(struct vsmlist_member_set *set,
 	}
 }
 
-static int
-vsmlist_store_parse_state(struct vsmlist_member_set *set,
-			  struct vsmlist_store_skipped *skipped,
-			  const unsigned char *data, size_t size,
-			  const char **error_r)
+int vsmlist_store_parse_state(struct vsmlist_member_set *set,
+			      struct event *event, const char *path,
+			      const unsigned char *data, size_t size,
+			      const char **error_r)
 {
+	struct vsmlist_store_skipped skipped = {
+		.event = event,
+		.path = path,
+	};
 	struct vsmlist_store_line_iter iter;
 	struct vsmlist_store_line line;
 	size_t header_len = strlen(VSMLIST_STORE_STATE_HEADER);
@@ -271,15 +274,15 @@ vsmlist_store_parse_state(struct vsmlist_member_set *set,
 	if (line.size != header_len ||
 	    memcmp(data, VSMLIST_STORE_STATE_HEADER, header_len) != 0) {
 		/* Perhaps another version's: not ours to overwrite */
-		*error_r = t_strdup_printf("%s: not a '%s' file",
-					   skipped->path,
+		*error_r = t_strdup_printf("%s: not a '%s' file", path,
 					   VSMLIST_STORE_STATE_HEADER);
 		return -1;
 	}
 	while (vsmlist_store_line_iter_next(&iter, &line)) T_BEGIN {
 		if (line.size > 0)
-			vsmlist_store_state_apply(set, skipped, data, &line);
+			vsmlist_store_state_apply(set, &skipped, data, &line);
 	} T_END;
+	vsmlist_store_skipped_finish(&skipped);
 	return 0;
 }
 
@@ -300,15 +303,11 @@ int vsmlist_store_parse(pool_t pool, struct event *event, const char *path,
 					error_r) < 0)
 		return -1;
 	vsmlist_store_skipped_finish(&skipped);
-	if (state_data != NULL) {
-		i_zero(&skipped);
-		skipped.event = event;
-		skipped.path = t_strconcat(path, ".state", NULL);
-		if (vsmlist_store_parse_state(set, &skipped, state_data,
-					      state_size, error_r) < 0)
-			return -1;
-		vsmlist_store_skipped_finish(&skipped);
-	}
+	if (state_data != NULL &&
+	    vsmlist_store_parse_state(set, event,
+				      t_strconcat(path, ".state", NULL),
+				      state_data, state_size, error_r) < 0)
+		return -1;
 	*set_r = set;
 	return 0;
 }

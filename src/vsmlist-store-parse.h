@@ -77,6 +77,12 @@ int vsmlist_store_parse(pool_t pool, struct event *event, const char *path,
 			struct vsmlist_member_set **set_r,
 			const char **error_r);
 
+/* Apply a state file (path names it in log lines) to the members of set.
+   Returns 0, or -1 with error_r when it is not a version 1 state file. */
+int vsmlist_store_parse_state(struct vsmlist_member_set *set,
+			      struct event *event, const char *path,
+			      const unsigned char *data, size_t size,
+			      const char **error_r);
 /* Parse one state line into member's state fields and its key. Returns 0,
    or -1 with error_r. */
 int vsmlist_store_state_line_parse(const char *line,
