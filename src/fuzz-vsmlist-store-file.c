@@ -90,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		state = t_str_new(size + 32);
 		str_append(state, VSMLIST_STORE_STATE_HEADER"\n");
 		str_append_data(state, data, size);
-		ret = vsmlist_store_parse(pool, NULL, "fuzz", data, size,
+		ret = vsmlist_store_parse(pool, NULL, "fuzz",
+					  VSMLIST_STORE_MAX_MEMBERS, data, size,
 					  str_data(state), str_len(state),
 					  &set, &error);
 		i_assert(ret == 0 || ret == -1);

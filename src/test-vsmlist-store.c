@@ -508,6 +508,43 @@ static void test_store_state(void)
 	test_end();
 }
 
+static void test_store_cap(void)
+{
+	struct vsmlist_store_settings set = {
+		.home = test_dir,
+		.max_members = 3,
+	};
+	enum vsmlist_store_add_result result;
+	struct vsmlist_member_set *members;
+	struct vsmlist_store *store;
+	const char *error;
+
+	test_begin("store: the member cap");
+	test_write_str("members", "a@example.net\nb@example.org\n");
+	(void)unlink(test_path("members.state"));
+	test_assert(vsmlist_store_open("file:~/members", &set, &store,
+				       &error) == 0);
+	test_assert(vsmlist_store_add(store, test_addr("c@example.com"),
+				      &result, &error) == 1);
+	test_assert(vsmlist_store_add(store, test_addr("d@example.com"),
+				      &result, &error) < 0);
+	test_assert(strstr(error, "3 members") != NULL);
+	test_assert(vsmlist_store_get_last_error(store) ==
+		    VSMLIST_STORE_ERROR_PERM);
+	/* Already a member is not an error at the cap */
+	test_assert(vsmlist_store_add(store, test_addr("a@example.net"),
+				      &result, &error) == 0);
+	test_write_str("members", "a@example.net\nb@example.org\n"
+		       "c@example.com\nd@example.com\n");
+	test_assert(vsmlist_store_read(store, test_pool, &members,
+				       &error) < 0);
+	test_assert(strstr(error, "more than 3 members") != NULL);
+	test_assert(vsmlist_store_get_last_error(store) ==
+		    VSMLIST_STORE_ERROR_PERM);
+	vsmlist_store_close(&store);
+	test_end();
+}
+
 static void test_store_busy(void)
 {
 	struct vsmlist_store_settings set = {
@@ -862,6 +899,7 @@ int main(void)
 		test_store_add_remove,
 		test_store_create,
 		test_store_state,
+		test_store_cap,
 		test_store_busy,
 		test_store_concurrent,
 		test_store_crash_points,

@@ -80,6 +80,7 @@ file_store_read(struct vsmlist_store *store, pool_t pool,
 				     error_r) < 0) {
 		ret = file_store_fail_errno(store, errno);
 	} else if (vsmlist_store_parse(pool, store->event, fstore->path,
+				       store->max_members,
 				       data->data, data->used,
 				       state_data->data, state_data->used,
 				       set_r, error_r) < 0) {
@@ -135,7 +136,8 @@ file_store_change_begin(struct file_store *fstore, bool create,
 			      change_r->state_data, error_r) < 0)
 		ret = file_store_fail_errno(store, errno);
 	else if (vsmlist_store_parse(change_r->pool, store->event,
-				     fstore->path, change_r->data->data,
+				     fstore->path, store->max_members,
+				     change_r->data->data,
 				     change_r->data->used,
 				     change_r->state_data->data,
 				     change_r->state_data->used,
@@ -249,7 +251,7 @@ file_store_add(struct vsmlist_store *store,
 	}
 	(void)vsmlist_member_set_get(change.set, &count);
 	line = file_store_member_line(change.pool, address, key);
-	if (count >= VSMLIST_STORE_MAX_MEMBERS || line == NULL) {
+	if (count >= store->max_members || line == NULL) {
 		*error_r = line == NULL ?
 			"the address cannot be written as a member line" :
 			t_strdup_printf("the store has %u members, the most "

@@ -142,6 +142,7 @@ vsmlist_store_line_describe(const unsigned char *data,
 static int
 vsmlist_store_parse_members(struct vsmlist_member_set *set, pool_t pool,
 			    struct vsmlist_store_skipped *skipped,
+			    unsigned int max_members,
 			    const unsigned char *data, size_t size,
 			    const char **error_r)
 {
@@ -150,7 +151,7 @@ vsmlist_store_parse_members(struct vsmlist_member_set *set, pool_t pool,
 	unsigned int count = 0;
 
 	vsmlist_store_line_iter_init(&iter, data, size);
-	while (count <= VSMLIST_STORE_MAX_MEMBERS &&
+	while (count <= max_members &&
 	       vsmlist_store_line_iter_next(&iter, &line)) T_BEGIN {
 		vsmlist_store_line_parse(pool, data + line.start, line.size,
 					 &line);
@@ -164,10 +165,9 @@ vsmlist_store_parse_members(struct vsmlist_member_set *set, pool_t pool,
 				vsmlist_store_line_describe(data, &line));
 		}
 	} T_END;
-	if (count > VSMLIST_STORE_MAX_MEMBERS) {
+	if (count > max_members) {
 		*error_r = t_strdup_printf("%s: more than %u members",
-					   skipped->path,
-					   VSMLIST_STORE_MAX_MEMBERS);
+					   skipped->path, max_members);
 		return -1;
 	}
 	return 0;
@@ -287,6 +287,7 @@ int vsmlist_store_parse_state(struct vsmlist_member_set *set,
 }
 
 int vsmlist_store_parse(pool_t pool, struct event *event, const char *path,
+			unsigned int max_members,
 			const unsigned char *data, size_t size,
 			const unsigned char *state_data, size_t state_size,
 			struct vsmlist_member_set **set_r,
@@ -299,8 +300,8 @@ int vsmlist_store_parse(pool_t pool, struct event *event, const char *path,
 	struct vsmlist_member_set *set;
 
 	set = vsmlist_member_set_init(pool, 64);
-	if (vsmlist_store_parse_members(set, pool, &skipped, data, size,
-					error_r) < 0)
+	if (vsmlist_store_parse_members(set, pool, &skipped, max_members,
+					data, size, error_r) < 0)
 		return -1;
 	vsmlist_store_skipped_finish(&skipped);
 	if (state_data != NULL &&

@@ -67,11 +67,12 @@ void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,
 			      size_t size, struct vsmlist_store_line *line);
 
 /* Parse a member file and, where state_data is not NULL, its state file
-   into a member set from pool. path names the file in log lines (on
-   event; NULL: nothing is logged). Returns 0, or -1 with error_r: more
-   than VSMLIST_STORE_MAX_MEMBERS members, or a state file of another
-   version. */
+   into a member set from pool (not a data stack pool). path names the
+   file in log lines (on event; NULL: nothing is logged). Returns 0, or -1
+   with error_r: more than max_members members, or a state file of
+   another version. */
 int vsmlist_store_parse(pool_t pool, struct event *event, const char *path,
+			unsigned int max_members,
 			const unsigned char *data, size_t size,
 			const unsigned char *state_data, size_t state_size,
 			struct vsmlist_member_set **set_r,

@@ -40,6 +40,7 @@ struct vsmlist_store {
 	const char *list_key;
 	time_t (*now)(void);
 	unsigned int lock_timeout_secs;
+	unsigned int max_members;
 	enum vsmlist_store_error last_error;
 };
 

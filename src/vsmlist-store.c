@@ -95,6 +95,9 @@ int vsmlist_store_open(const char *uri,
 		p_strdup(pool, vsmlist_store_address_key(set->list_address));
 	store->now = set->now;
 	store->lock_timeout_secs = set->lock_timeout_secs;
+	store->max_members = set->max_members == 0 ||
+		set->max_members > VSMLIST_STORE_MAX_MEMBERS ?
+		VSMLIST_STORE_MAX_MEMBERS : set->max_members;
 	*store_r = store;
 	return 0;
 }

@@ -16,7 +16,8 @@ struct smtp_address;
    from the store's current content, never from an earlier read, so that
    concurrent deliveries and hand edits are never lost. */
 
-/* A store larger than this is refused (reading and adding fail) */
+/* A store larger than this is refused (reading and adding fail), unless
+   the settings give a lower cap */
 #define VSMLIST_STORE_MAX_MEMBERS 1000000
 
 enum vsmlist_member_state {
@@ -49,6 +50,8 @@ struct vsmlist_store_settings {
 	/* How long a change waits for the store's lock; 0 = the default
 	   (VSMLIST_STORE_LOCK_TIMEOUT_SECS in vsmlist-store-file.c) */
 	unsigned int lock_timeout_secs;
+	/* The most members; 0 or more than VSMLIST_STORE_MAX_MEMBERS = that */
+	unsigned int max_members;
 };
 
 /* Why the last call failed */
