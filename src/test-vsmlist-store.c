@@ -64,20 +64,27 @@ static bool test_file_exists(const char *name)
 	return stat(test_path(name), &st) == 0;
 }
 
-static struct vsmlist_store *test_open_uri(const char *uri)
+static struct vsmlist_store *
+test_open_set(const char *uri, struct vsmlist_store_settings *set)
 {
-	struct vsmlist_store_settings set = {
-		.home = test_dir,
-		.list_address = smtp_address_create_temp("friends",
-							 "lists.example"),
-		.now = test_now,
-	};
 	struct vsmlist_store *store;
 	const char *error;
 
-	if (vsmlist_store_open(uri, &set, &store, &error) < 0)
+	set->home = test_dir;
+	set->list_address = smtp_address_create_temp("friends",
+						     "lists.example");
+	set->now = test_now;
+	if (vsmlist_store_open(uri, set, &store, &error) < 0)
 		i_fatal("vsmlist_store_open(%s): %s", uri, error);
 	return store;
+}
+
+static struct vsmlist_store *test_open_uri(const char *uri)
+{
+	struct vsmlist_store_settings set;
+
+	i_zero(&set);
+	return test_open_set(uri, &set);
 }
 
 static struct vsmlist_store *test_open(void)
@@ -510,10 +517,7 @@ static void test_store_state(void)
 
 static void test_store_cap(void)
 {
-	struct vsmlist_store_settings set = {
-		.home = test_dir,
-		.max_members = 3,
-	};
+	struct vsmlist_store_settings set = { .max_members = 3 };
 	enum vsmlist_store_add_result result;
 	struct vsmlist_member_set *members;
 	struct vsmlist_store *store;
@@ -522,8 +526,7 @@ static void test_store_cap(void)
 	test_begin("store: the member cap");
 	test_write_str("members", "a@example.net\nb@example.org\n");
 	(void)unlink(test_path("members.state"));
-	test_assert(vsmlist_store_open("file:~/members", &set, &store,
-				       &error) == 0);
+	store = test_open_set("file:~/members", &set);
 	test_assert(vsmlist_store_add(store, test_addr("c@example.com"),
 				      &result, &error) == 1);
 	test_assert(vsmlist_store_add(store, test_addr("d@example.com"),
@@ -547,10 +550,7 @@ static void test_store_cap(void)
 
 static void test_store_busy(void)
 {
-	struct vsmlist_store_settings set = {
-		.home = test_dir,
-		.lock_timeout_secs = 1,
-	};
+	struct vsmlist_store_settings set = { .lock_timeout_secs = 1 };
 	enum vsmlist_store_add_result result;
 	struct vsmlist_store *store;
 	const char *error;
@@ -559,8 +559,7 @@ static void test_store_busy(void)
 	test_write_str("members", "a@example.net\n");
 	(void)unlink(test_path("members.state"));
 	test_write_str("members.lock", "");
-	test_assert(vsmlist_store_open("file:~/members", &set, &store,
-				       &error) == 0);
+	store = test_open_set("file:~/members", &set);
 	test_assert(vsmlist_store_add(store, test_addr("b@example.org"),
 				      &result, &error) < 0);
 	test_assert(strstr(error, "still locked") != NULL);

@@ -63,9 +63,9 @@ file_store_read(struct vsmlist_store *store, pool_t pool,
 
 	data = buffer_create_dynamic(default_pool, 65536);
 	state_data = buffer_create_dynamic(default_pool, 1024);
-	/* The member file first: a change that adds a member writes the
-	   state first, one that removes it the member file first, so the
-	   state read after the member file is never older than it matters */
+	/* The member file first: a change writes the state first, so the
+	   state read after the member file is at least as new as it, and
+	   state it holds for non-members is ignored */
 	ret = vsmlist_file_read(fstore->path, VSMLIST_STORE_MAX_FILE_SIZE,
 				data, error_r);
 	if (ret == 0) {
