@@ -371,6 +371,22 @@ static void test_store_add_remove(void)
 	test_assert(vsmlist_store_add(store,
 		smtp_address_create_temp("nodomain", NULL), &result,
 		&error) < 0);
+	/* Octets SMTP cannot carry, as a header may give: no key, never a
+	   member (smtp_address_encode() would assert on them) */
+	test_assert(vsmlist_store_add(store,
+		smtp_address_create_temp("a\nb@evil.example\n", "x.example"),
+		&result, &error) < 0);
+	test_assert(strstr(error, "SMTP cannot carry") != NULL);
+	test_assert(vsmlist_store_get_last_error(store) ==
+		    VSMLIST_STORE_ERROR_PERM);
+	test_assert(vsmlist_store_remove(store,
+		smtp_address_create_temp("j\xc3\xb6rg", "example.org"),
+		&error) < 0);
+	test_assert(strstr(test_read_file("members"), "evil") == NULL);
+	test_assert(vsmlist_store_address_key(
+		smtp_address_create_temp("j\xc3\xb6rg", "example.org")) == NULL);
+	test_assert(vsmlist_member_set_lookup(test_read(store),
+		smtp_address_create_temp("a\x7f", "example.org")) == NULL);
 	test_end();
 	vsmlist_store_close(&store);
 }

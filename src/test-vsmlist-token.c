@@ -139,6 +139,14 @@ static void test_token_forged(void)
 				&action) == VSMLIST_TOKEN_FORGED);
 	test_assert(vsmlist_token_verify(&other_secret, token, list, alice, 0,
 				&action) == VSMLIST_TOKEN_FORGED);
+	/* An address without a key (8-bit local part from a header) */
+	test_assert(vsmlist_token_verify(&secret, token, list,
+				test_addr("j\xc3\xb6rg", "example.net"), 0,
+				&action) == VSMLIST_TOKEN_FORGED);
+	test_assert(vsmlist_token_create(&secret,
+				VSMLIST_TOKEN_ACTION_SUBSCRIBE, list,
+				test_addr("a\x01", "example.net"),
+				TEST_EXPIRES) == NULL);
 	/* The action switched in a genuine token */
 	test_assert(vsmlist_token_verify(&secret, test_token_with_octet(token, 0, 0x12),
 				list, alice, 0, &action) ==

@@ -67,7 +67,7 @@ void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,
 			      size_t size, struct vsmlist_store_line *line)
 {
 	struct smtp_address *address;
-	const char *text, *error;
+	const char *text, *key, *error;
 
 	line->address = NULL;
 	line->key = NULL;
@@ -99,9 +99,15 @@ void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,
 		line->error = "Missing domain";
 		return;
 	}
+	/* Not expected of a parsed address, but the file is not ours */
+	key = vsmlist_store_address_key(address);
+	if (key == NULL) {
+		line->error = "cannot be encoded";
+		return;
+	}
 	line->type = VSMLIST_STORE_LINE_MEMBER;
 	line->address = smtp_address_clone(pool, address);
-	line->key = p_strdup(pool, vsmlist_store_address_key(address));
+	line->key = p_strdup(pool, key);
 }
 
 static void

@@ -37,6 +37,7 @@ struct vsmlist_store {
 	struct event *event;
 	/* URI with the path resolved, for log lines */
 	const char *name;
+	/* The list address's key, NULL if none was given */
 	const char *list_key;
 	time_t (*now)(void);
 	unsigned int lock_timeout_secs;

@@ -6,6 +6,7 @@
 #include "str-sanitize.h"
 #include "home-expand.h"
 #include "smtp-address.h"
+#include "smtp-parser.h"
 
 #include "vsmlist-store-private.h"
 
@@ -28,6 +29,17 @@ static const struct vsmlist_store_backend *const vsmlist_store_backends[] = {
 
 const char *vsmlist_store_address_key(const struct smtp_address *address)
 {
+	const unsigned char *p;
+
+	if (address->localpart == NULL || address->domain == NULL)
+		return NULL;
+	/* smtp_address_encode() asserts that SMTP can carry each octet of
+	   the local part (quoted if need be); an address from a header may
+	   hold others */
+	for (p = (const unsigned char *)address->localpart; *p != '\0'; p++) {
+		if (!smtp_char_is_qpair(*p))
+			return NULL;
+	}
 	return t_str_lcase(smtp_address_encode(address));
 }
 
@@ -91,7 +103,7 @@ int vsmlist_store_open(const char *uri,
 	store->pool = pool;
 	store->event = event_create(set->event_parent);
 	event_set_append_log_prefix(store->event, "member store: ");
-	store->list_key = set->list_address == NULL ? "" :
+	store->list_key = set->list_address == NULL ? NULL :
 		p_strdup(pool, vsmlist_store_address_key(set->list_address));
 	store->now = set->now;
 	store->lock_timeout_secs = set->lock_timeout_secs;
@@ -143,6 +155,8 @@ vsmlist_store_change_key(struct vsmlist_store *store,
 			 const struct smtp_address *address,
 			 const char **error_r)
 {
+	const char *key;
+
 	store->last_error = VSMLIST_STORE_ERROR_NONE;
 	if (address->localpart == NULL || *address->localpart == '\0' ||
 	    address->domain == NULL || *address->domain == '\0') {
@@ -150,7 +164,13 @@ vsmlist_store_change_key(struct vsmlist_store *store,
 		*error_r = "not a mailbox address with a domain";
 		return NULL;
 	}
-	return vsmlist_store_address_key(address);
+	key = vsmlist_store_address_key(address);
+	if (key == NULL) {
+		store->last_error = VSMLIST_STORE_ERROR_PERM;
+		*error_r = "the local part has octets SMTP cannot carry "
+			"(control characters or 8-bit)";
+	}
+	return key;
 }
 
 int vsmlist_store_read(struct vsmlist_store *store, pool_t pool,
@@ -294,13 +314,14 @@ const struct vsmlist_member *
 vsmlist_member_set_lookup(const struct vsmlist_member_set *set,
 			  const struct smtp_address *address)
 {
-	const struct vsmlist_member *member;
+	const struct vsmlist_member *member = NULL;
 
-	if (address->localpart == NULL || address->domain == NULL)
-		return NULL;
 	T_BEGIN {
-		member = vsmlist_member_set_lookup_key(
-			set, vsmlist_store_address_key(address));
+		const char *key = vsmlist_store_address_key(address);
+
+		/* An address without a key is nobody's */
+		if (key != NULL)
+			member = vsmlist_member_set_lookup_key(set, key);
 	} T_END;
 	return member;
 }

@@ -86,7 +86,10 @@ typedef bool vsmlist_store_update_callback_t(struct vsmlist_member *member,
 
 /* The normalised form of an address that the store, lookups, tokens and
    rate limits compare: the encoded address, lower-cased (local part and
-   domain alike). Allocated from the data stack. */
+   domain alike). Allocated from the data stack. NULL for an address that
+   SMTP cannot carry (no local part or domain, or a local part with control
+   characters or 8-bit octets, as a header may give): such an address is
+   no member and cannot become one. */
 const char *vsmlist_store_address_key(const struct smtp_address *address);
 
 /* Open a store. Returns 0, or -1 with error_r (unknown scheme, a path

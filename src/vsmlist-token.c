@@ -27,7 +27,8 @@
 #define VSMLIST_TOKEN_RAW_SIZE (1 + 4 + VSMLIST_TOKEN_MAC_SIZE)
 #define VSMLIST_TOKEN_CREATED_SECRET_SIZE 32
 
-static void
+/* Returns FALSE when an address has no key */
+static bool
 vsmlist_token_mac(const struct vsmlist_token_secret *secret,
 		  const unsigned char header[5],
 		  const struct smtp_address *list,
@@ -39,6 +40,8 @@ vsmlist_token_mac(const struct vsmlist_token_secret *secret,
 	const char *list_key = vsmlist_store_address_key(list);
 	const char *member_key = vsmlist_store_address_key(address);
 
+	if (list_key == NULL || member_key == NULL)
+		return FALSE;
 	hmac_init(&ctx, secret->data, secret->size, &hash_method_sha256);
 	hmac_update(&ctx, header, 5);
 	/* Keys hold no NUL: the separator keeps the two apart */
@@ -47,6 +50,7 @@ vsmlist_token_mac(const struct vsmlist_token_secret *secret,
 	hmac_final(&ctx, digest);
 	memcpy(mac_r, digest, VSMLIST_TOKEN_MAC_SIZE);
 	safe_memset(digest, 0, sizeof(digest));
+	return TRUE;
 }
 
 const char *
@@ -64,7 +68,8 @@ vsmlist_token_create(const struct vsmlist_token_secret *secret,
 
 	raw[0] = (VSMLIST_TOKEN_VERSION << 4) | action;
 	cpu32_to_be_unaligned((uint32_t)expires, raw + 1);
-	vsmlist_token_mac(secret, raw, list, address, raw + 5);
+	if (!vsmlist_token_mac(secret, raw, list, address, raw + 5))
+		return NULL;
 	base32_encode(FALSE, raw, sizeof(raw), token);
 	i_assert(str_len(token) == VSMLIST_TOKEN_LEN);
 	return str_lcase(str_c_modifiable(token));
@@ -106,6 +111,7 @@ vsmlist_token_verify(const struct vsmlist_token_secret *secret,
 	unsigned char mac[VSMLIST_TOKEN_MAC_SIZE];
 	unsigned int version, action;
 	time_t expires;
+	bool keyed;
 
 	if (!vsmlist_token_decode(token, raw))
 		return VSMLIST_TOKEN_MALFORMED;
@@ -117,9 +123,10 @@ vsmlist_token_verify(const struct vsmlist_token_secret *secret,
 		return VSMLIST_TOKEN_MALFORMED;
 
 	T_BEGIN {
-		vsmlist_token_mac(secret, raw, list, address, mac);
+		keyed = vsmlist_token_mac(secret, raw, list, address, mac);
 	} T_END;
-	if (!mem_equals_timing_safe(mac, raw + 5, sizeof(mac)))
+	/* No token is genuine for an address without a key */
+	if (!keyed || !mem_equals_timing_safe(mac, raw + 5, sizeof(mac)))
 		return VSMLIST_TOKEN_FORGED;
 	expires = (time_t)be32_to_cpu_unaligned(raw + 1);
 	if (now > expires)

@@ -45,14 +45,15 @@ struct vsmlist_token_secret {
 };
 
 /* A token for action on address at list, valid until expires (inclusive).
-   Allocated from the data stack. */
+   Allocated from the data stack. NULL when an address has no key
+   (vsmlist_store_address_key()). */
 const char *
 vsmlist_token_create(const struct vsmlist_token_secret *secret,
 		     enum vsmlist_token_action action,
 		     const struct smtp_address *list,
 		     const struct smtp_address *address, time_t expires);
 /* Verify token (in either case) for address at list at time now. OK sets
-   action_r. The MAC is compared in constant time, and checked before the
+   action_r; an address without a key gives FORGED. The MAC is compared in constant time, and checked before the
    expiry, so EXPIRED is only said of a genuine token. */
 enum vsmlist_token_result
 vsmlist_token_verify(const struct vsmlist_token_secret *secret,
