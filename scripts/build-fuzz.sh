@@ -33,3 +33,5 @@ build fuzz-vsmlist-author src/vsmlist-author.c
 build fuzz-vsmlist-dns-reply src/vsmlist-dns-reply.c
 build fuzz-vsmlist-dns-cache src/vsmlist-dns-cache.c \
 	src/vsmlist-dmarc-record.c
+build fuzz-vsmlist-store-file src/vsmlist-store-parse.c \
+	src/vsmlist-store.c src/vsmlist-store-file.c src/vsmlist-rewrite.c

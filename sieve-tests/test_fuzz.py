@@ -15,7 +15,8 @@ SECONDS = int(os.environ.get("VSMLIST_FUZZ_SECONDS", "10"))
 TARGETS = {"dmarc-record": "fuzz-vsmlist-dmarc-record",
            "author": "fuzz-vsmlist-author",
            "dns-reply": "fuzz-vsmlist-dns-reply",
-           "dns-cache": "fuzz-vsmlist-dns-cache"}
+           "dns-cache": "fuzz-vsmlist-dns-cache",
+           "store-file": "fuzz-vsmlist-store-file"}
 
 
 @pytest.fixture(scope="session")
