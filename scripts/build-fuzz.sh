@@ -26,3 +26,4 @@ build() {
 
 build fuzz-vsmlist-dmarc-record src/vsmlist-dmarc-record.c
 build fuzz-vsmlist-author src/vsmlist-author.c
+build fuzz-vsmlist-dsn src/vsmlist-dsn.c src/vsmlist-dsn-fields.c src/vsmlist-verp.c

@@ -14,6 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECONDS = int(os.environ.get("VSMLIST_FUZZ_SECONDS", "10"))
 TARGETS = {"dmarc-record": "fuzz-vsmlist-dmarc-record",
            "author": "fuzz-vsmlist-author"}
+TARGETS["dsn"] = "fuzz-vsmlist-dsn"
 
 
 @pytest.fixture(scope="session")
