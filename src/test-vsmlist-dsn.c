@@ -570,6 +570,20 @@ static void test_dsn_block_bounds(void)
 	test_assert(strlen(test_rcpt(&dsn, 0)->diagnostic) >=
 		    VSMLIST_DSN_MAX_VALUE_SIZE - 4);
 	test_assert(uni_utf8_str_is_valid(test_rcpt(&dsn, 0)->diagnostic));
+
+	/* An address too long to keep is no address */
+	str_truncate(msg, 0);
+	str_append(msg, test_report_head);
+	str_append(msg, "Final-Recipient: rfc822; ");
+	while (str_len(msg) < 2 * VSMLIST_DSN_MAX_VALUE_SIZE)
+		str_append(msg, "abcdefgh.");
+	str_append(msg, "x@example.net\nAction: failed\nStatus: 5.1.1\n"
+		   "\n--bb--\n");
+	test_dsn_data(str_data(msg), str_len(msg), &dsn);
+	test_assert(array_count(&dsn.recipients) == 1);
+	test_assert(test_rcpt(&dsn, 0)->final_recipient == NULL);
+	test_assert(strlen(test_rcpt(&dsn, 0)->final_recipient_raw) ==
+		    VSMLIST_DSN_MAX_VALUE_SIZE);
 	test_end();
 }
 

@@ -143,6 +143,9 @@ dsn_typed_address(pool_t pool, const char *value)
 	}
 	if (strcasecmp(type, "rfc822") != 0 && strcasecmp(type, "utf-8") != 0)
 		return NULL;
+	/* RFC 5321 allows 256 octets; this bounds what is kept */
+	if (strlen(text) > VSMLIST_DSN_MAX_VALUE_SIZE)
+		return NULL;
 	if (smtp_address_parse_path(pool, text,
 				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
 				    &address, &error) < 0 ||

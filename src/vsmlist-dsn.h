@@ -48,7 +48,8 @@ struct vsmlist_dsn_recipient {
 	const char *status_raw, *diagnostic, *remote_mta;
 	/* The address of an "rfc822;" or "utf-8;" typed field (a missing
 	   type counts as rfc822), or NULL (absent, another type such as
-	   x400, or not a valid mailbox) */
+	   x400, not a valid mailbox, or longer than
+	   VSMLIST_DSN_MAX_VALUE_SIZE) */
 	const struct smtp_address *original_recipient, *final_recipient;
 	enum vsmlist_dsn_action action;
 	struct vsmlist_dsn_status status;
@@ -94,9 +95,9 @@ int vsmlist_dsn_parse(pool_t pool, struct istream *input,
    expanded, 4.x.x and a missing or malformed status are not. */
 bool vsmlist_dsn_recipient_is_hard_failure(
 	const struct vsmlist_dsn_recipient *rcpt);
-/* The address the list sent to: Original-Recipient (what the list's
-   ORCPT gave the relay) when it is an address, else Final-Recipient,
-   else NULL. */
+/* The address the list sent to: Original-Recipient (what a relay asked
+   for ORCPT reports) when it is an address, else Final-Recipient, else
+   NULL. */
 const struct smtp_address *
 vsmlist_dsn_recipient_address(const struct vsmlist_dsn_recipient *rcpt);
 
