@@ -659,6 +659,31 @@ static void test_dsn_chunked_input(void)
 	test_end();
 }
 
+static void test_dsn_reads_no_further(void)
+{
+	struct vsmlist_dsn dsn;
+	struct istream *input;
+	string_t *msg = t_str_new(256 * 1024);
+	size_t original_size;
+
+	test_begin("dsn: reading stops at the end of the status part");
+	str_append(msg, test_report_head);
+	str_append(msg, "Final-Recipient: rfc822; kim@example.net\n"
+		   "Action: failed\nStatus: 5.1.1\n\n"
+		   "--bb\nContent-Type: message/rfc822\n\n"
+		   "Subject: the returned original\n\n");
+	original_size = str_len(msg);
+	while (str_len(msg) < original_size + 200 * 1024)
+		str_append(msg, "a long line of the returned original\n");
+	str_append(msg, "--bb--\n");
+	input = i_stream_create_from_data(str_data(msg), str_len(msg));
+	test_dsn_stream(input, &dsn);
+	test_assert(array_count(&dsn.recipients) == 1 && !dsn.truncated);
+	test_assert(input->v_offset < original_size);
+	i_stream_unref(&input);
+	test_end();
+}
+
 static void test_dsn_datastack_pool(void)
 {
 	struct vsmlist_dsn dsn;
@@ -760,6 +785,7 @@ int main(void)
 		test_dsn_block_bounds,
 		test_dsn_no_per_message_block,
 		test_dsn_chunked_input,
+		test_dsn_reads_no_further,
 		test_dsn_datastack_pool,
 		test_dsn_auto_reply,
 		test_dsn_read_error,
