@@ -79,7 +79,8 @@ struct vsmlist_dsn {
 	/* From the message's own header (the outer one when forwarded):
 	   the first auto-reply sign ("Auto-Submitted: auto-replied",
 	   "Subject: out of office", ...) and the first sign of a
-	   non-report bounce ("From: MAILER-DAEMON", "X-Failed-Recipients"),
+	   non-report bounce ("From: MAILER-DAEMON or postmaster",
+	   "X-Failed-Recipients"),
 	   NULL when none. See vsmlist_dsn_is_auto_reply(). */
 	const char *auto_reply_sign, *bounce_sign;
 };
