@@ -35,3 +35,4 @@ build fuzz-vsmlist-dns-cache src/vsmlist-dns-cache.c \
 	src/vsmlist-dmarc-record.c
 build fuzz-vsmlist-store-file src/vsmlist-store-parse.c \
 	src/vsmlist-store.c src/vsmlist-store-file.c src/vsmlist-rewrite.c
+build fuzz-vsmlist-dsn src/vsmlist-dsn.c src/vsmlist-dsn-fields.c src/vsmlist-verp.c
