@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the libFuzzer targets (clang, AddressSanitizer) into build-fuzz/:
-# the DMARC record parser, the author extraction, the DNS reply parser and
-# the DNS cache file reader. Needs clang and libclang-rt-14-dev
+# every parser that sees outside bytes (DMARC records, authors, DNS
+# replies, the DNS cache file, member and state files, delivery reports,
+# DKIM tag-lists, progress records) and the whole post path. Needs clang and libclang-rt-14-dev
 # (scripts/install-deps.sh installs them).
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,9 +13,9 @@ mkdir -p "$out"
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 	-Wno-duplicate-decl-specifier
 	-DHAVE_CONFIG_H -I/usr/include/dovecot -I$(pwd)/src
-	$(pkg-config --cflags libidn2 libpsl)"
+	$(pkg-config --cflags libidn2 libpsl gmime-3.0)"
 libs="-L/usr/lib/dovecot -Wl,-rpath,/usr/lib/dovecot -ldovecot
-	$(pkg-config --libs libidn2 libpsl) -lldns"
+	$(pkg-config --libs libidn2 libpsl gmime-3.0) -lldns"
 
 build() {
 	target=$1
@@ -36,3 +37,14 @@ build fuzz-vsmlist-dns-cache src/vsmlist-dns-cache.c \
 build fuzz-vsmlist-store-file src/vsmlist-store-parse.c \
 	src/vsmlist-store.c src/vsmlist-store-file.c src/vsmlist-rewrite.c
 build fuzz-vsmlist-dsn src/vsmlist-dsn.c src/vsmlist-dsn-fields.c src/vsmlist-verp.c
+build fuzz-vsmlist-dkim src/vsmlist-dkim.c
+build fuzz-vsmlist-progress src/vsmlist-progress.c
+# The post path: everything from the header to the copy
+build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-members.c \
+	src/vsmlist-guard.c src/vsmlist-message.c src/vsmlist-transport.c \
+	src/vsmlist-fanout.c src/vsmlist-progress.c src/vsmlist-author.c \
+	src/vsmlist-dmarc-record.c src/vsmlist-dmarc.c \
+	src/vsmlist-dns-reply.c src/vsmlist-dns.c src/vsmlist-dns-cache.c \
+	src/vsmlist-policy.c src/vsmlist-decision.c src/vsmlist-dkim.c \
+	src/vsmlist-compose.c src/vsmlist-post.c src/vsmlist-distribute.c \
+	src/vsmlist-distribute-outcome.c

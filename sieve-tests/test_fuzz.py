@@ -16,9 +16,11 @@ TARGETS = {"dmarc-record": "fuzz-vsmlist-dmarc-record",
            "author": "fuzz-vsmlist-author",
            "dns-reply": "fuzz-vsmlist-dns-reply",
            "dns-cache": "fuzz-vsmlist-dns-cache",
-           "store-file": "fuzz-vsmlist-store-file"}
-           "author": "fuzz-vsmlist-author"}
-TARGETS["dsn"] = "fuzz-vsmlist-dsn"
+           "store-file": "fuzz-vsmlist-store-file",
+           "dsn": "fuzz-vsmlist-dsn",
+           "dkim": "fuzz-vsmlist-dkim",
+           "progress": "fuzz-vsmlist-progress",
+           "post": "fuzz-vsmlist-post"}
 
 
 @pytest.fixture(scope="session")

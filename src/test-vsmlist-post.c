@@ -221,6 +221,10 @@ static void test_post_munge_folded(void)
 		"From:Ann <ann@a.example>\r\nReply-To:r@a.example\r\n"
 		"Cc:c1@x.example\r\nCc:\r\n c2@x.example\r\n"
 		"Subject: s\r\n\r\nbody\r\n",
+		/* A bare CR inside a Cc value (found by fuzz-vsmlist-post) */
+		"From: Ann <ann@a.example>\r\nReply-To: r@a.example\r\n"
+		"Cc: c1@x.example\rX-Injected: 1\r\nCc: c2@x.example\r\n"
+		"Subject: s\r\n\r\nbody\r\n",
 		/* Every field folded after the colon */
 		"From:\r\n Ann <ann@a.example>\r\nReply-To:\r\n r@a.example\r\n"
 		"Cc:\r\n c1@x.example\r\nCc:\r\n\tc2@x.example\r\n"

@@ -389,14 +389,20 @@ vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
 	return str_c(head);
 }
 
-/* A copied header line, CRLF-terminated, or "" when absent */
+/* A copied header field under its canonical name, its value with its own
+   folding, CRLF-terminated; "" when absent or empty */
 static const char *
 copy_field(const ARRAY_TYPE(vsmlist_header_field) *fields, const char *name)
 {
 	const struct vsmlist_header_field *field =
 		vsmlist_message_header_first(fields, name);
+	const char *value;
 
-	return (field == NULL ? "" : t_strconcat(field->raw, "\r\n", NULL));
+	if (field == NULL)
+		return "";
+	value = vsmlist_header_field_value_lines(field);
+	return (*value == '\0' ? "" :
+		t_strdup_printf("%s: %s\r\n", name, value));
 }
 
 static void append_list_headers(const struct vsmlist_settings *set,

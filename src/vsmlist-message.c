@@ -26,6 +26,23 @@ static bool header_line_has_nul(const struct message_header_line *hdr)
 		memchr(hdr->value, '\0', hdr->value_len) != NULL;
 }
 
+/* A bare CR inside a line (the parser drops only the one before LF) would
+   end the line early for some readers of the fields we copy: it becomes a
+   space in our copy of the header (the original's bytes are not touched) */
+static void header_text_append(string_t *str, const unsigned char *data,
+			       size_t size)
+{
+	size_t start = str_len(str), i;
+	unsigned char *p;
+
+	str_append_data(str, data, size);
+	p = (unsigned char *)str_c_modifiable(str) + start;
+	for (i = 0; i < size; i++) {
+		if (p[i] == '\r')
+			p[i] = ' ';
+	}
+}
+
 int vsmlist_message_read_header(struct istream *input, pool_t pool,
 				ARRAY_TYPE(vsmlist_header_field) *fields,
 				const char **malformed_r, const char **error_r)
@@ -80,8 +97,8 @@ int vsmlist_message_read_header(struct istream *input, pool_t pool,
 			str_append(raw, "\r\n");
 			str_append_c(value, ' ');
 		}
-		str_append_data(raw, hdr->value, hdr->value_len);
-		str_append_data(value, hdr->value, hdr->value_len);
+		header_text_append(raw, hdr->value, hdr->value_len);
+		header_text_append(value, hdr->value, hdr->value_len);
 		if (hdr->continues || skip)
 			continue;
 		field = array_append_space(fields);
