@@ -3,7 +3,7 @@
 /* Extension vnd.vsmlist
  * ---------------------
  *
- * Specification: doc/rfc/spec-vsmlist.txt (vendor-defined)
+ * Specification: doc/vsmlist.md (vendor-defined)
  * Implementation: distribute action
  * Status: experimental
  */

@@ -5,7 +5,7 @@
 
 struct vsmlist_policy;
 
-/* Whether a post goes out untouched, wrapped or munged (PRODUCT.md step
+/* Whether a post goes out untouched, wrapped or munged (the product's "What a post goes through", step
    4). No Sieve dependency. */
 
 enum vsmlist_mitigation {

@@ -10,7 +10,7 @@ struct istream;
 struct smtp_address;
 struct vsmlist_dns_resolver;
 
-/* The distribution of one post (PRODUCT.md, "What a post goes through"):
+/* The distribution of one post (doc/vsmlist.md, "What a post goes through"):
    header -> guard -> members -> policy and decision -> message ->
    progress -> fan-out, and one outcome that says what became of it. The
    Sieve glue (cmd-distribute.c) only turns the Sieve environment into

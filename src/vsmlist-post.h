@@ -8,7 +8,7 @@
 struct istream;
 struct vsmlist_dns_resolver;
 
-/* One post on its way through the list (PRODUCT.md steps 2 to 5): the
+/* One post on its way through the list (steps 2 to 5 of "What a post goes through" in doc/vsmlist.md): the
    author's policy, the decision, and what the members get. No Sieve
    dependency. */
 struct vsmlist_post {

@@ -597,7 +597,9 @@ class Relay:
                     rcpt_tos=list(envelope.rcpt_tos),
                     rcpt_refused=list(server._vsm_refused),
                     data=bytes(envelope.original_content),
-                    response="250 2.0.0 OK queued")
+                    # a queue id the way Postfix words it, as the
+                    # plugin's log line and event pick it up
+                    response=f"250 2.0.0 Ok: queued as Q{len(relay.transactions) + 1:05d}")
                 resp = relay.data_hook(t) if relay.data_hook else None
                 if resp:
                     t.response = resp
