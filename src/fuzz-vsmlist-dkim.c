@@ -6,7 +6,7 @@
 
 #include "lib.h"
 #include "array.h"
-#include "vsmlist-dkim.h"
+#include "vsmlist-dkim-test.h"
 
 #include <ctype.h>
 

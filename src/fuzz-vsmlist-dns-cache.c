@@ -8,7 +8,7 @@
 #include "lib.h"
 #include "array.h"
 #include "vsmlist-dmarc-record.h"
-#include "vsmlist-dns-cache.h"
+#include "vsmlist-dns-cache-test.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

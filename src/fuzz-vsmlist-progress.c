@@ -9,7 +9,7 @@
 #include "str.h"
 #include "smtp-address.h"
 #include "unlink-directory.h"
-#include "vsmlist-progress.h"
+#include "vsmlist-progress-test.h"
 
 #include <stdlib.h>
 #include <fcntl.h>

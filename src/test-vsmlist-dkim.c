@@ -2,7 +2,7 @@
 
 #include "lib.h"
 #include "test-common.h"
-#include "vsmlist-dkim.h"
+#include "vsmlist-dkim-test.h"
 
 static void test_dkim_coverage(void)
 {

@@ -5,7 +5,7 @@
 #include "str.h"
 #include "test-vsmlist.h"
 #include "vsmlist-dns.h"
-#include "vsmlist-dns-cache.h"
+#include "vsmlist-dns-cache-test.h"
 
 #include <stdio.h>
 #include <time.h>

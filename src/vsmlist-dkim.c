@@ -4,7 +4,7 @@
 #include "array.h"
 #include "str.h"
 
-#include "vsmlist-dkim.h"
+#include "vsmlist-dkim-test.h"
 
 #include <ctype.h>
 

@@ -22,7 +22,4 @@ vsmlist_dkim_coverage_init(pool_t pool, const char *const *signatures);
 const char *vsmlist_dkim_covers(const struct vsmlist_dkim_coverage *coverage,
 				const char *header_name);
 
-unsigned int
-vsmlist_dkim_signature_count(const struct vsmlist_dkim_coverage *coverage);
-
 #endif

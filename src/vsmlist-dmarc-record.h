@@ -49,11 +49,4 @@ int vsmlist_dmarc_record_parse(const char *txt,
 
 const char *vsmlist_dmarc_policy_name(enum vsmlist_dmarc_policy policy);
 
-static inline enum vsmlist_dmarc_policy
-vsmlist_dmarc_policy_stricter(enum vsmlist_dmarc_policy a,
-			      enum vsmlist_dmarc_policy b)
-{
-	return (a > b ? a : b);
-}
-
 #endif

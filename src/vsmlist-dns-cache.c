@@ -10,7 +10,7 @@
 #include "safe-mkstemp.h"
 
 #include "vsmlist-dmarc-record.h"
-#include "vsmlist-dns-cache.h"
+#include "vsmlist-dns-cache-test.h"
 
 #include <stdio.h>
 #include <fcntl.h>

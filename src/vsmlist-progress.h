@@ -67,12 +67,6 @@ int vsmlist_progress_open(const char *dir,
 enum vsmlist_progress_state
 vsmlist_progress_lookup(struct vsmlist_progress *progress,
 			const struct smtp_address *rcpt);
-/* The record says every member was dealt with (sent or rejected) */
-bool vsmlist_progress_is_complete(struct vsmlist_progress *progress);
-/* Members sent to / rejected in earlier attempts */
-unsigned int vsmlist_progress_get_sent(struct vsmlist_progress *progress);
-unsigned int vsmlist_progress_get_rejected(struct vsmlist_progress *progress);
-const char *vsmlist_progress_get_path(struct vsmlist_progress *progress);
 
 /* Append the sent and rejected recipients of one transaction. Returns 0,
    or -1 on a write error. */
