@@ -4,7 +4,7 @@
  * ---------------------
  *
  * Specification: doc/vsmlist.md (vendor-defined)
- * Implementation: distribute action
+ * Implementation: distribute action, member test
  * Status: experimental
  */
 
@@ -28,14 +28,19 @@ static void ext_vsmlist_unload(const struct sieve_extension *ext);
 static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 				       struct sieve_validator *valdtr);
 
+static const struct sieve_operation_def *const ext_vsmlist_operations[] = {
+	&distribute_operation,
+	&member_operation,
+};
+
 const struct sieve_extension_def vsmlist_extension = {
 	.name = "vnd.vsmlist",
-	/* Bump whenever the bytecode of distribute changes */
-	.version = 1,
+	/* Bump whenever the bytecode of a command changes */
+	.version = 2,
 	.load = ext_vsmlist_load,
 	.unload = ext_vsmlist_unload,
 	.validator_load = ext_vsmlist_validator_load,
-	SIEVE_EXT_DEFINE_OPERATION(distribute_operation),
+	SIEVE_EXT_DEFINE_OPERATIONS(ext_vsmlist_operations),
 };
 
 static const char *
@@ -118,6 +123,7 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 				       struct sieve_validator *valdtr)
 {
 	sieve_validator_register_command(valdtr, ext, &distribute_command);
+	sieve_validator_register_command(valdtr, ext, &member_test);
 	return TRUE;
 }
 
