@@ -87,6 +87,7 @@ static const char *distribute_guard(struct distribute *dist)
 	i_zero(&input);
 	input.have_envelope = params->have_envelope;
 	input.null_sender = (params->mail_from == NULL);
+	input.rcpt_to = params->rcpt_to;
 	input.auto_submitted = vsmlist_message_header_values(
 		&dist->fields, "Auto-Submitted");
 	input.x_loop = vsmlist_message_header_values(
