@@ -17,6 +17,7 @@ packages="
 	libidn2-dev clang libclang-rt-14-dev
 	dnsmasq-base postfix swaks openssl
 	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
+	debhelper dh-autoreconf fakeroot lintian debootstrap zstd git
 "
 
 missing=""
