@@ -1,8 +1,8 @@
 #!/bin/bash
 # build-deb.sh: builds the Debian package (debian/) with
 # `dpkg-buildpackage -us -uc -b` from a copy of the working tree (tracked
-# and new files, no build output), runs lintian on the .deb and the
-# .changes, and prints the directory holding the results:
+# and new files, no build output; see source_files), runs lintian on the
+# .deb and the .changes, and prints the directory holding the results:
 #
 #   $VSMLIST_CACHE/deb/<key>/   (VSMLIST_CACHE=/var/cache/vsmlist)
 #       dovecot-sieve-vsmlist_<version>_<arch>.deb, .changes, .buildinfo,
@@ -17,11 +17,16 @@ CACHE=${VSMLIST_CACHE:-/var/cache/vsmlist}
 DEBS=$CACHE/deb
 cd "$(dirname "$0")/.."
 
+# The package is built from everything but the tests, benchmarks and
+# scripts, which it does not use: a change there reuses the last build. Left
+# out of the copy too, so that a build needing them fails instead of being
+# reused stale.
 source_files() {
-	git ls-files -z --cached --others --exclude-standard |
+	git ls-files -z --cached --others --exclude-standard -- . \
+		':!sieve-tests' ':!bench' ':!scripts' ':!.ci' |
 		while IFS= read -r -d '' f; do
 			# a tracked file deleted in the working tree is not copied
-			[ -e "$f" ] && printf '%s\0' "$f"
+			if [ -e "$f" ]; then printf '%s\0' "$f"; fi
 		done | sort -z
 }
 

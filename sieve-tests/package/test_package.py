@@ -124,10 +124,10 @@ def test_files_are_where_dovecot_looks(root):
 
 
 def test_installing_changes_no_dovecot_setting(root):
-    lines = root.file(CONF).read_text().splitlines()
-    assert any("sieve_plugins = sieve_vsmlist" in line for line in lines)
-    assert [line for line in lines if line and not line.startswith("#")] == []
     assert root.doveconf_after == root.doveconf_before
+    lines = root.file(CONF).read_text().splitlines()
+    assert [line for line in lines if line and not line.startswith("#")] == []
+    assert any("sieve_plugins = sieve_vsmlist" in line for line in lines)
 
 
 def test_vsmlist_dmarc_runs_from_the_package(root):
