@@ -41,6 +41,9 @@ CONF = "/etc/dovecot/conf.d/90-vsmlist.conf"
 PLUGIN = "/usr/lib/dovecot/modules/sieve/lib90_sieve_vsmlist_plugin.so"
 LIST = "friends@lists.example"
 MEMBERS = ["ann@members.example", "bob@members.example", "cy@other.example"]
+# the environment of every command in the root: nothing of the caller's
+CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
+              "HOME": "/root", "DEBIAN_FRONTEND": "noninteractive"}
 
 
 class Root:
@@ -52,16 +55,18 @@ class Root:
     def file(self, name: str) -> pathlib.Path:
         return self.path / name.lstrip("/")
 
-    def run(self, *args: str, check: bool = True,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
-               "HOME": "/root", "DEBIAN_FRONTEND": "noninteractive"}
-        proc = subprocess.run(["chroot", str(self.path), *args], env=env,
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run(["chroot", str(self.path), *args], env=CHROOT_ENV,
                               capture_output=True, text=True, timeout=timeout)
-        if check and proc.returncode != 0:
+        if proc.returncode != 0:
             raise AssertionError(f"{' '.join(args)} in the root failed "
                                  f"({proc.returncode}):\n{proc.stdout}{proc.stderr}")
         return proc
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """chroot execs the command: the PID started is the command's."""
+        return subprocess.Popen(["chroot", str(self.path), *args], env=CHROOT_ENV,
+                                stdin=subprocess.DEVNULL)
 
     def doveconf(self) -> str:
         return self.run("doveconf", "-n").stdout
@@ -154,7 +159,8 @@ def enable_as_readme_says(root: Root, relay_port: int, lmtp_port: int) -> None:
         "userdb_sieve_before=/etc/dovecot/sieve/list.sieve\n")
     root.file("/etc/dovecot/sieve").mkdir()
     root.file("/etc/dovecot/sieve/list.sieve").write_text(
-        'require ["vnd.vsmlist", "fileinto"];\ndistribute;\nfileinto "Archive";\n')
+        'require ["vnd.vsmlist", "fileinto", "mailbox"];\n'
+        'distribute;\nfileinto :create "Archive";\n')
     # compiled with the installed plugin, as the README says
     root.run("sievec", "/etc/dovecot/sieve/list.sieve")
     members = root.file("/var/vmail/friends/vsmlist/members")
@@ -187,11 +193,7 @@ def test_delivery_reaches_every_member(root):
         lmtp_port = vsmstack.free_port()
         enable_as_readme_says(root, relay.port, lmtp_port)
         assert "sieve_plugins = sieve_vsmlist" in root.doveconf()
-        # chroot execs dovecot: the PID started is Dovecot's master
-        dovecot = subprocess.Popen(
-            ["chroot", str(root.path), "/usr/sbin/dovecot", "-F"],
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
-            stdin=subprocess.DEVNULL)
+        dovecot = root.start("/usr/sbin/dovecot", "-F")
         try:
             vsmstack.wait_tcp("127.0.0.1", lmtp_port, timeout=30,
                               proc=dovecot, banner=b"220")
@@ -199,13 +201,19 @@ def test_delivery_reaches_every_member(root):
             with smtplib.LMTP("127.0.0.1", lmtp_port, timeout=60) as lmtp:
                 refused = lmtp.sendmail("author@author.example", [LIST], post)
             assert refused == {}
-            (sent,) = relay.wait_for(1)
+            transactions = relay.wait_for(1)
         finally:
             vsmstack.stop_pid(dovecot, timeout=15)
         log = root.file("/var/log/dovecot.log").read_text()
+        assert " Error: " not in log, log
+        assert len(transactions) == 1, log
+        sent = transactions[0]
         assert sent.accepted, log
         assert sorted(sent.rcpt_tos) == sorted(MEMBERS), log
         assert sent.mail_from == "friends+bounces@lists.example"
         assert sent.header("Message-ID") == vsmstack.header_values(post, "Message-ID")
         assert sent.header("List-Id") == ["friends <friends.lists.example>"]
         assert f"distributed to {len(MEMBERS)} member(s) of {LIST}" in log
+        # the list's own copy, by the script's fileinto
+        archived = list(root.file("/var/vmail/friends/Maildir/.Archive/new").iterdir())
+        assert len(archived) == 1, log
