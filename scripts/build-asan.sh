@@ -14,10 +14,9 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 out=build-asan
 
-# The sources: what git tracks or would track (new files too), minus the
-# tests, scripts and benchmarks, which the build does not use
-git ls-files --cached --others --exclude-standard |
-	grep -v -e '^sieve-tests/' -e '^bench/' -e '^scripts/' -e '^\.' |
+# The sources: what git tracks or would track (new files too; the unit
+# tests read data below sieve-tests/)
+git ls-files --cached --others --exclude-standard | grep -v '^\.' |
 while IFS= read -r file; do
 	[ -f "$file" ] || continue
 	mkdir -p "$out/$(dirname "$file")"
