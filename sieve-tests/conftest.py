@@ -112,5 +112,5 @@ def pytest_sessionfinish(session):
     if WATCH.seen:
         dirs = sorted({os.path.dirname(p) for p in WATCH.seen})
         terminal.write_line(f"sanitizer reports in: {' '.join(dirs)}")
-    else:
+    if not sanitize.reports(WATCH.session_dir):
         os.rmdir(WATCH.session_dir)
