@@ -103,8 +103,9 @@ def pytest_sessionfinish(session):
     if WATCH is None:
         return
     terminal = session.config.pluginmanager.get_plugin("terminalreporter")
-    terminal.ensure_newline()
     found = WATCH.new_reports()
+    if WATCH.seen:
+        terminal.write_line("")          # ends the line of progress dots
     if found:
         terminal.write_line(f"{len(found)} sanitizer report(s) written after "
                             "the last test:\n" + WATCH.explain(found), red=True)
