@@ -130,14 +130,16 @@ class Row:
 # vsmlist and redirect: LMTP into a private Dovecot
 
 class Bench:
-    def __init__(self, workdir, sink):
+    def __init__(self, workdir, sink, lmtp_service=""):
+        """lmtp_service: more settings of `service lmtp` (profiling)."""
         self.workdir = workdir
         self.sink = sink
         self.dovecot = vsmstack.Dovecot(
             workdir, sink.port, plugin=True, mail_debug=False,
             plugin_settings={"sieve_vsmlist_dmarc": "none",
                              "sieve_vsmlist_batch_size": str(BATCH)},
-            extra_conf="service lmtp {\n  service_count = 1\n}\n")
+            extra_conf="service lmtp {\n  service_count = 1\n"
+            + lmtp_service + "}\n")
         self.dovecot.start()
 
     def stop(self):
