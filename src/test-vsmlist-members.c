@@ -85,6 +85,51 @@ static void test_members_remove(void)
 	test_end();
 }
 
+static void test_members_large_file(void)
+{
+	struct vsmlist_members *members;
+	struct event *event = event_create(NULL);
+	string_t *content = t_str_new(128 * 1024);
+	const struct smtp_address *const *addrs;
+	const char *path, *error;
+	unsigned int i, count;
+
+	test_begin("members: a large file, after members added before");
+	for (i = 0; i < 5000; i++) {
+		str_printfa(content, "m%04u@example%u.net\n", i, i % 7);
+		/* Every 10th again, written otherwise */
+		if (i % 10 == 9)
+			str_printfa(content, "M%04u@EXAMPLE%u.net\n", i - 5,
+				    (i - 5) % 7);
+	}
+	path = test_write_file("large", str_c(content));
+	members = vsmlist_members_init(test_pool);
+	test_assert(vsmlist_members_add(members, "m4999@example1.net",
+					&error) == 1);
+	test_assert(vsmlist_members_read_file(members, path, event,
+					      &error) == 0);
+	addrs = vsmlist_members_get(members, &count);
+	test_assert(count == 5000);
+	test_assert_strcmp(smtp_address_encode(addrs[1]), "m0000@example0.net");
+	test_assert_strcmp(smtp_address_encode(addrs[4999]),
+			   "m4998@example0.net");
+	vsmlist_members_deinit(&members);
+	/* An empty set makes room for the file's members first */
+	members = vsmlist_members_init(test_pool);
+	test_assert(vsmlist_members_read_file(members, path, event,
+					      &error) == 0);
+	addrs = vsmlist_members_get(members, &count);
+	test_assert(count == 5000);
+	test_assert_strcmp(smtp_address_encode(addrs[4999]),
+			   "m4999@example1.net");
+	test_assert(vsmlist_members_add(members, "M2500@example1.NET",
+					&error) == 0);
+	vsmlist_members_deinit(&members);
+	test_end();
+
+	event_unref(&event);
+}
+
 static void test_members_file(void)
 {
 	struct vsmlist_members *members;
@@ -138,6 +183,7 @@ int main(void)
 		test_members_add,
 		test_members_remove,
 		test_members_file,
+		test_members_large_file,
 		NULL
 	};
 	int ret;

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#define VSMLIST_MEMBERS_INITIAL_COUNT 64
+
 struct vsmlist_members {
 	pool_t pool;
 	ARRAY(const struct smtp_address *) list;
@@ -25,8 +27,9 @@ struct vsmlist_members *vsmlist_members_init(pool_t pool)
 
 	members = p_new(pool, struct vsmlist_members, 1);
 	members->pool = pool;
-	p_array_init(&members->list, pool, 64);
-	hash_table_create(&members->seen, pool, 64, str_hash, strcmp);
+	p_array_init(&members->list, pool, VSMLIST_MEMBERS_INITIAL_COUNT);
+	hash_table_create(&members->seen, pool, VSMLIST_MEMBERS_INITIAL_COUNT,
+			  str_hash, strcmp);
 	return members;
 }
 
@@ -95,6 +98,21 @@ bool vsmlist_members_remove(struct vsmlist_members *members,
 	return TRUE;
 }
 
+/* Make room for about count members before the first is added, so that
+   the list and its index do not grow (and rehash) again and again. */
+static void
+vsmlist_members_reserve(struct vsmlist_members *members, unsigned int count)
+{
+	if (array_count(&members->list) > 0 ||
+	    count <= VSMLIST_MEMBERS_INITIAL_COUNT)
+		return;
+	array_free(&members->list);
+	p_array_init(&members->list, members->pool, count);
+	hash_table_destroy(&members->seen);
+	hash_table_create(&members->seen, members->pool, count,
+			  str_hash, strcmp);
+}
+
 /* Strip a comment and surrounding white space from a member line. */
 static const char *vsmlist_members_line_strip(const char *line)
 {
@@ -116,6 +134,7 @@ int vsmlist_members_read_file(struct vsmlist_members *members,
 	struct istream *input;
 	const char *line, *error;
 	unsigned int line_num = 0, invalid = 0;
+	uoff_t size;
 	int fd, ret = 0;
 
 	fd = open(path, O_RDONLY);
@@ -125,6 +144,11 @@ int vsmlist_members_read_file(struct vsmlist_members *members,
 	}
 	input = i_stream_create_fd_autoclose(&fd, SIZE_MAX);
 	i_stream_set_name(input, path);
+	if (i_stream_get_size(input, TRUE, &size) > 0) {
+		/* A member line is rarely shorter; the index grows only at
+		   two entries per slot */
+		vsmlist_members_reserve(members, I_MIN(size / 32, 1000000));
+	}
 	/* A last line without a newline is still a member */
 	i_stream_set_return_partial_line(input, TRUE);
 	while ((line = i_stream_read_next_line(input)) != NULL) {
