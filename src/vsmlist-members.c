@@ -145,8 +145,9 @@ int vsmlist_members_read_file(struct vsmlist_members *members,
 	input = i_stream_create_fd_autoclose(&fd, SIZE_MAX);
 	i_stream_set_name(input, path);
 	if (i_stream_get_size(input, TRUE, &size) > 0) {
-		/* A member line is rarely shorter; the index grows only at
-		   two entries per slot */
+		/* About one member per 32 octets: a line is rarely
+		   shorter, and the index grows only once it holds two
+		   entries per slot */
 		vsmlist_members_reserve(members, I_MIN(size / 32, 1000000));
 	}
 	/* A last line without a newline is still a member */
