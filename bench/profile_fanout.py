@@ -69,6 +69,14 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def waits(pid):
+    """Times a process has waited so far (voluntary context switches:
+    each wait for the relay's reply, for the disk ...)."""
+    with open(f"/proc/{pid}/status") as f:
+        m = re.search(r"voluntary_ctxt_switches:\s+(\d+)", f.read())
+    return int(m.group(1))
+
+
 @contextlib.contextmanager
 def lmtp_session(bench, user, timeout):
     """An LMTP session up to DATA: yields (connection, PID of the LMTP
@@ -88,8 +96,8 @@ def lmtp_session(bench, user, timeout):
 
 def profile_delivery(bench, user, msg, perf_data, call_graph):
     """Deliver msg to user with perf attached for the DATA; returns the
-    LMTP reply code, the wall time of the DATA and the CPU time the LMTP
-    process spent on it."""
+    LMTP reply code, the wall time of the DATA, the CPU time the LMTP
+    process spent on it and the number of times it waited."""
     with lmtp_session(bench, user, 600) as (conn, pid):
         perf = subprocess.Popen([PERF, "record", "-q", "-F", "4999",
                                  "--call-graph", call_graph,
@@ -97,14 +105,14 @@ def profile_delivery(bench, user, msg, perf_data, call_graph):
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         time.sleep(1)       # perf attaches
-        cpu = cpu_seconds(pid)
+        cpu, waited = cpu_seconds(pid), waits(pid)
         start = time.monotonic()
         code, _ = conn.data(msg)
         wall = time.monotonic() - start
-        cpu = cpu_seconds(pid) - cpu
+        cpu, waited = cpu_seconds(pid) - cpu, waits(pid) - waited
         perf.send_signal(signal.SIGINT)
         perf.wait(timeout=60)
-    return code, wall, cpu
+    return code, wall, cpu, waited
 
 
 def patient_wait(connect, banner):
@@ -252,9 +260,8 @@ def main():
             total, rows, steps = callgrind_functions(out, args.top)
         else:
             perf_data = os.path.join(workdir, "perf.data")
-            code, wall, cpu = profile_delivery(bench, user,
-                                               fb.make_post(user),
-                                               perf_data, args.call_graph)
+            code, wall, cpu, waited = profile_delivery(
+                bench, user, fb.make_post(user), perf_data, args.call_graph)
             rows = top_functions(perf_data, args.top)
     finally:
         if bench is not None:
@@ -277,8 +284,8 @@ def main():
             print(f"{ir:>15,} {share:6.2f}%  {sym}")
         return
     print(f"{args.members:,} members: LMTP {code}, DATA took "
-          f"{fb.fmt_time(wall)}, {fb.fmt_time(cpu)} CPU of the LMTP process; "
-          f"its functions by self time:\n")
+          f"{fb.fmt_time(wall)}, {fb.fmt_time(cpu)} CPU of the LMTP process, "
+          f"which waited {waited:,} times; its functions by self time:\n")
     for share, sym, dso in rows:
         print(f"{share:6.2f}%  {sym}  ({dso})")
 
