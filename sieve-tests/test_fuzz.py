@@ -17,7 +17,6 @@ TARGETS = {"dmarc-record": "fuzz-vsmlist-dmarc-record",
            "dns-reply": "fuzz-vsmlist-dns-reply",
            "dns-cache": "fuzz-vsmlist-dns-cache",
            "store-file": "fuzz-vsmlist-store-file"}
-           "author": "fuzz-vsmlist-author"}
 TARGETS["dsn"] = "fuzz-vsmlist-dsn"
 
 
