@@ -676,6 +676,25 @@ static void test_smtp_settings(void)
 	test_assert_strcmp(vsmlist_smtp_get_relay(smtp), "relay.example:25");
 	vsmlist_smtp_deinit(&smtp);
 	test_end();
+
+	test_begin("smtp: AUTH only over TLS or to a relay on loopback");
+	set.username = "list@lists.example";
+	set.password = "secret";
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) < 0);
+	test_assert(strstr(error, "without TLS") != NULL);
+	set.ssl = VSMLIST_RELAY_SSL_STARTTLS;
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
+	vsmlist_smtp_deinit(&smtp);
+	set.ssl = VSMLIST_RELAY_SSL_NO;
+	set.host = "127.0.0.1";
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
+	vsmlist_smtp_deinit(&smtp);
+	test_assert(vsmlist_smtp_host_is_loopback("::1"));
+	test_assert(vsmlist_smtp_host_is_loopback("127.5.6.7"));
+	test_assert(vsmlist_smtp_host_is_loopback("LOCALHOST"));
+	test_assert(!vsmlist_smtp_host_is_loopback("128.0.0.1"));
+	test_assert(!vsmlist_smtp_host_is_loopback("relay.example"));
+	test_end();
 }
 
 int main(void)

@@ -96,11 +96,24 @@ vsmlist_smtp_ssl_mode(enum vsmlist_relay_ssl ssl)
 	return SMTP_CLIENT_SSL_MODE_NONE;
 }
 
+bool vsmlist_smtp_host_is_loopback(const char *host)
+{
+	struct ip_addr ip;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return TRUE;
+	if (net_addr2ip(host, &ip) < 0)
+		return FALSE;
+	if (IPADDR_IS_V4(&ip))
+		return (ntohl(ip.u.ip4.s_addr) >> 24) == 127;
+	return IPADDR_IS_V6(&ip) && IN6_IS_ADDR_LOOPBACK(&ip.u.ip6);
+}
+
 int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 		      struct event *event_parent,
 		      struct vsmlist_smtp **smtp_r, const char **error_r)
 {
-	struct smtp_client_settings smtp_set;
+	struct smtp_client_settings smtp_set, conn_set;
 	struct vsmlist_smtp *smtp;
 	struct ioloop *prev_ioloop = current_ioloop;
 	pool_t pool;
@@ -109,6 +122,17 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 
 	if (set->host == NULL || *set->host == '\0' || set->port == 0) {
 		*error_r = "no relay host";
+		return -1;
+	}
+	if (set->username != NULL &&
+	    (set->ssl == VSMLIST_RELAY_SSL_UNSET ||
+	     set->ssl == VSMLIST_RELAY_SSL_NO) &&
+	    !vsmlist_smtp_host_is_loopback(set->host)) {
+		/* PLAIN sends the password as it is */
+		*error_r = t_strdup_printf("SMTP AUTH to %s without TLS: the "
+			"password would cross the network in clear (set "
+			"sieve_vsmlist_submission_ssl, or use a relay on "
+			"loopback)", set->host);
 		return -1;
 	}
 
@@ -135,6 +159,12 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 	smtp_set.ssl = set->ssl_set;
 	smtp_set.debug = set->debug;
 	smtp_set.event_parent = smtp->event;
+	/* The login is the connection's (lib-smtp keeps a password only in
+	   a connection's settings) */
+	i_zero(&conn_set);
+	conn_set.username = set->username;
+	conn_set.password = set->password;
+	conn_set.master_user = set->master_user;
 
 	/* The client and its connection belong to a private ioloop, made
 	   current only while a transaction runs */
@@ -142,7 +172,7 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 	smtp->client = smtp_client_init(&smtp_set);
 	smtp->conn = smtp_client_connection_create(
 		smtp->client, SMTP_PROTOCOL_SMTP, smtp->host, smtp->port,
-		smtp->ssl_mode, NULL);
+		smtp->ssl_mode, &conn_set);
 	io_loop_set_current(prev_ioloop);
 
 	*smtp_r = smtp;
