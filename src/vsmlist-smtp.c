@@ -9,6 +9,7 @@
 #include "istream-crlf.h"
 #include "smtp-address.h"
 #include "smtp-params.h"
+#include "smtp-syntax.h"
 #include "smtp-reply.h"
 #include "smtp-client.h"
 #include "smtp-client-connection.h"
@@ -452,13 +453,20 @@ static int vsmlist_smtp_connect(struct vsmlist_smtp *smtp,
 	return 0;
 }
 
-/* One recipient's RCPT TO line. Per-recipient parameters (DSN's ORCPT
-   and NOTIFY) would be written here. */
+/* One recipient's RCPT TO line. Where the relay offers DSN (RFC 3461),
+   it is asked to report failures and delays only, naming the member as
+   the list addressed it (ORCPT): a report then names the member even when
+   forwarding changed the final address. */
 static void
-vsmlist_smtp_write_rcpt(string_t *out, const struct smtp_address *rcpt)
+vsmlist_smtp_write_rcpt(string_t *out, const struct smtp_address *rcpt,
+			bool dsn)
 {
 	str_append(out, "RCPT TO:");
 	smtp_address_write_path(out, rcpt);
+	if (!dsn)
+		return;
+	str_append(out, " NOTIFY=FAILURE,DELAY ORCPT=rfc822;");
+	smtp_xtext_encode_cstr(out, smtp_address_encode(rcpt));
 }
 
 /* Submit RCPT commands for all recipients of the transaction: with
@@ -472,9 +480,11 @@ static void vsmlist_smtp_submit_rcpts(struct vsmlist_smtp_trans *strans)
 	struct vsmlist_smtp_rcpt_command *rcmd;
 	struct smtp_client_command *cmd;
 	unsigned int i, per_command = VSMLIST_SMTP_RCPTS_PER_COMMAND;
+	enum smtp_capability caps =
+		smtp_client_connection_get_capabilities(smtp->conn);
+	bool dsn = (caps & SMTP_CAPABILITY_DSN) != 0;
 
-	if ((smtp_client_connection_get_capabilities(smtp->conn) &
-	     SMTP_CAPABILITY_PIPELINING) == 0)
+	if ((caps & SMTP_CAPABILITY_PIPELINING) == 0)
 		per_command = 1;
 
 	for (i = 0; i < trans->rcpt_count; i += rcmd->count) {
@@ -485,12 +495,13 @@ static void vsmlist_smtp_submit_rcpts(struct vsmlist_smtp_trans *strans)
 		rcmd->count = I_MIN(per_command, trans->rcpt_count - i);
 
 		str_truncate(smtp->rcpt_lines, 0);
-		vsmlist_smtp_write_rcpt(smtp->rcpt_lines, trans->rcpts[i]);
+		vsmlist_smtp_write_rcpt(smtp->rcpt_lines, trans->rcpts[i],
+					dsn);
 		for (unsigned int j = 1; j < rcmd->count; j++) {
 			/* lib-smtp ends the last line */
 			str_append(smtp->rcpt_lines, "\r\n");
 			vsmlist_smtp_write_rcpt(smtp->rcpt_lines,
-						trans->rcpts[i + j]);
+						trans->rcpts[i + j], dsn);
 		}
 		cmd = smtp_client_command_new(smtp->conn,
 					      SMTP_CLIENT_COMMAND_FLAG_PIPELINE,
@@ -545,6 +556,14 @@ static void vsmlist_smtp_run_transaction(struct vsmlist_smtp_trans *strans)
 		/* A relay without 8BITMIME gets the octets anyway, as
 		   sendmail would give them (RFC 6152 leaves it to us) */
 		mail_params.body.type = SMTP_PARAM_MAIL_BODY_TYPE_8BITMIME;
+	}
+	if (trans->envid != NULL &&
+	    (smtp_client_connection_get_capabilities(smtp->conn) &
+	     SMTP_CAPABILITY_DSN) != 0) {
+		/* Reports carry the post's id, and only its header: the
+		   post itself need not come back */
+		mail_params.envid = trans->envid;
+		mail_params.ret = SMTP_PARAM_MAIL_RET_HDRS;
 	}
 	(void)smtp_client_command_mail_submit(
 		smtp->conn, 0, trans->mail_from, &mail_params,
