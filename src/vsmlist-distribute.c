@@ -13,6 +13,7 @@
 #include "vsmlist-guard.h"
 #include "vsmlist-members.h"
 #include "vsmlist-store.h"
+#include "vsmlist-verp.h"
 #include "vsmlist-post.h"
 #include "vsmlist-progress.h"
 #include "vsmlist-distribute.h"
@@ -308,6 +309,20 @@ static const char *distribute_envid(struct distribute *dist)
 			       binary_to_hex(digest, 16));
 }
 
+/* VERP: the envelope sender that names the member, or NULL (the list's
+   bounce address) where a member has no VERP form */
+static const struct smtp_address *
+distribute_verp_mail_from(void *context, const struct smtp_address *rcpt)
+{
+	struct distribute *dist = context;
+	const struct vsmlist_settings *set = dist->set;
+
+	return vsmlist_verp_encode(pool_datastack_create(),
+				   set->address->localpart,
+				   set->recipient_delimiter[0], rcpt,
+				   set->address->domain);
+}
+
 static void distribute_send(struct distribute *dist)
 {
 	const struct vsmlist_distribute_params *params = dist->params;
@@ -326,6 +341,11 @@ static void distribute_send(struct distribute *dist)
 	fparams.message_context = dist->post;
 	fparams.body_8bit = dist->post->has_8bit;
 	fparams.envid = distribute_envid(dist);
+	if (dist->set->verp) {
+		fparams.verp_mail_from = distribute_verp_mail_from;
+		fparams.verp_context = dist;
+		dist->outcome->verp = TRUE;
+	}
 	fparams.progress = dist->progress;
 	fparams.event = params->event;
 	ret = vsmlist_fanout_send(&fparams, result);

@@ -484,6 +484,70 @@ static const struct {
 	{ "starttls", VSMLIST_RELAY_SSL_STARTTLS },
 };
 
+/* A yes/no setting, Dovecot's way */
+static int
+vsmlist_setting_bool(const struct vsmlist_settings_env *env,
+		     const char *setting, bool *value_r, const char **error_r)
+{
+	const char *value = vsmlist_setting(env, setting);
+
+	if (value == NULL)
+		return 0;
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "y") == 0 ||
+	    strcmp(value, "1") == 0)
+		*value_r = TRUE;
+	else if (strcasecmp(value, "no") == 0 ||
+		 strcasecmp(value, "n") == 0 || strcmp(value, "0") == 0)
+		*value_r = FALSE;
+	else {
+		*error_r = t_strdup_printf("%s: '%s' is not yes or no",
+					   setting, value);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bounce handling (doc/vsmlist.md, "Bounces") */
+static int
+vsmlist_settings_load_bounces(const struct vsmlist_settings_env *env,
+			      struct vsmlist_settings *set,
+			      const char **error_r)
+{
+	const char *value, *error;
+	unsigned int secs;
+
+	if (vsmlist_setting_bool(env, "sieve_vsmlist_verp", &set->verp,
+				 error_r) < 0)
+		return -1;
+	set->bounce_reset_secs = VSMLIST_DEFAULT_BOUNCE_RESET_SECS;
+	value = vsmlist_setting(env, "sieve_vsmlist_bounce_reset");
+	if (value != NULL) {
+		if (settings_get_time(value, &secs, &error) < 0) {
+			*error_r = t_strdup_printf(
+				"sieve_vsmlist_bounce_reset: %s", error);
+			return -1;
+		}
+		if (secs == 0) {
+			*error_r = "sieve_vsmlist_bounce_reset: must be "
+				"longer than 0";
+			return -1;
+		}
+		set->bounce_reset_secs = secs;
+	}
+	set->bounce_threshold = VSMLIST_DEFAULT_BOUNCE_THRESHOLD;
+	value = vsmlist_setting(env, "sieve_vsmlist_bounce_threshold");
+	if (value != NULL &&
+	    (str_to_uint(value, &set->bounce_threshold) < 0 ||
+	     set->bounce_threshold == 0 ||
+	     set->bounce_threshold > VSMLIST_MAX_BOUNCE_THRESHOLD)) {
+		*error_r = t_strdup_printf(
+			"sieve_vsmlist_bounce_threshold: '%s' is not a number "
+			"from 1 to %u", value, VSMLIST_MAX_BOUNCE_THRESHOLD);
+		return -1;
+	}
+	return 0;
+}
+
 int vsmlist_relay_ssl_parse(const char *value, enum vsmlist_relay_ssl *ssl_r)
 {
 	unsigned int i;
@@ -722,7 +786,8 @@ vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
 	if (vsmlist_settings_load_dmarc(pool, env, set, error_r) < 0 ||
 	    vsmlist_settings_load_mitigation(pool, env, set, error_r) < 0)
 		return -1;
-	if (vsmlist_settings_load_fanout(pool, env, set, error_r) < 0)
+	if (vsmlist_settings_load_fanout(pool, env, set, error_r) < 0 ||
+	    vsmlist_settings_load_bounces(env, set, error_r) < 0)
 		return -1;
 
 	set->list_id = p_strdup(pool, vsmlist_list_id(set->address));
