@@ -4,7 +4,7 @@
  * ---------------------
  *
  * Specification: doc/vsmlist.md (vendor-defined)
- * Implementation: distribute action
+ * Implementation: distribute and membership actions
  * Status: experimental
  */
 
@@ -28,14 +28,20 @@ static void ext_vsmlist_unload(const struct sieve_extension *ext);
 static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 				       struct sieve_validator *valdtr);
 
+/* In the order of enum ext_vsmlist_opcode */
+static const struct sieve_operation_def *const vsmlist_operations[] = {
+	&distribute_operation,
+	&membership_operation,
+};
+
 const struct sieve_extension_def vsmlist_extension = {
 	.name = "vnd.vsmlist",
-	/* Bump whenever the bytecode of distribute changes */
-	.version = 1,
+	/* Bump whenever the bytecode changes (2: membership) */
+	.version = 2,
 	.load = ext_vsmlist_load,
 	.unload = ext_vsmlist_unload,
 	.validator_load = ext_vsmlist_validator_load,
-	SIEVE_EXT_DEFINE_OPERATION(distribute_operation),
+	SIEVE_EXT_DEFINE_OPERATIONS(vsmlist_operations),
 };
 
 static const char *
@@ -118,6 +124,7 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 				       struct sieve_validator *valdtr)
 {
 	sieve_validator_register_command(valdtr, ext, &distribute_command);
+	sieve_validator_register_command(valdtr, ext, &membership_command);
 	return TRUE;
 }
 
@@ -153,4 +160,14 @@ void ext_vsmlist_log_error(const struct sieve_action_exec_env *aenv,
 	va_start(args, fmt);
 	ext_vsmlist_logv(aenv, event, LOG_TYPE_ERROR, fmt, args);
 	va_end(args);
+}
+
+void ext_vsmlist_log_outcome(const struct sieve_action_exec_env *aenv,
+			     struct event *event, bool error,
+			     const char *line)
+{
+	if (error)
+		ext_vsmlist_log_error(aenv, event, "%s", line);
+	else
+		ext_vsmlist_log(aenv, event, "%s", line);
 }
