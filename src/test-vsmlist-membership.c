@@ -481,7 +481,7 @@ static void test_membership_subscribe(void)
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_ALREADY_MEMBER);
 	test_assert_strcmp(test_log(&outcome, FALSE),
 		"subscribe request from ann@example.net: already a member of "
-		"friends@lists.example; already_member sent, queued as M1");
+		"friends@lists.example; reply sent, queued as M1");
 	test_end();
 }
 
@@ -574,7 +574,7 @@ static void test_membership_unsubscribe(void)
 		    NULL);
 	test_assert_strcmp(test_log(&outcome, FALSE),
 		"unsubscribe request from ann@example.net: not a member of "
-		"friends@lists.example; not_member sent, queued as M1");
+		"friends@lists.example; reply sent, queued as M1");
 	test_end();
 
 	test_begin("membership: unsubscribe a member after confirmation, "
@@ -639,7 +639,7 @@ static void test_membership_tokens(void)
 			   "Confirmation for the Friends list not accepted");
 	test_assert_strcmp(test_log(&outcome, FALSE), t_strdup_printf(
 		"confirmation from ann@example.net: token forged (%s); "
-		"bad_token sent, queued as M2", forged));
+		"reply sent, queued as M2", forged));
 	test_assert_strcmp(test_field(&outcome, "vsmlist_token"), "forged");
 	test_end();
 
@@ -737,7 +737,7 @@ static void test_membership_closed(void)
 			   "The Friends list takes no new members by mail");
 	test_assert_strcmp(test_log(&outcome, FALSE),
 		"subscribe request from ann@example.net: subscription to "
-		"friends@lists.example is closed; closed sent, queued as M1");
+		"friends@lists.example is closed; reply sent, queued as M1");
 	/* A confirmation made while it was open is not carried out */
 	token = test_subscribe_request(open_set);
 	test_confirm(set, token, &outcome);
@@ -826,7 +826,7 @@ static void test_membership_rate_limit(void)
 	test_assert(!outcome.reply_sent);
 	test_assert(array_count(&test_relay.sent) == 2);
 	test_assert_strcmp(test_log(&outcome, FALSE),
-		"unsubscribe request from bob@example.net: no confirm sent: "
+		"unsubscribe request from bob@example.net: no confirmation request sent: "
 		"rate limit: it had 2 mails about membership in 24 hours");
 	test_assert_strcmp(test_field(&outcome, "vsmlist_result"),
 			   "rate_limited");

@@ -43,6 +43,26 @@ static const char *const reply_names[] = {
 	[VSMLIST_MEMBERSHIP_REPLY_EXPIRED_TOKEN] = "expired_token",
 };
 
+/* What the log calls the mail */
+static const char *const reply_phrases[] = {
+	[VSMLIST_MEMBERSHIP_REPLY_NONE] = "mail",
+	[VSMLIST_MEMBERSHIP_REPLY_CONFIRM] = "confirmation request",
+	[VSMLIST_MEMBERSHIP_REPLY_WELCOME] = "welcome",
+	[VSMLIST_MEMBERSHIP_REPLY_GOODBYE] = "goodbye",
+	[VSMLIST_MEMBERSHIP_REPLY_ALREADY_MEMBER] = "reply",
+	[VSMLIST_MEMBERSHIP_REPLY_NOT_MEMBER] = "reply",
+	[VSMLIST_MEMBERSHIP_REPLY_CLOSED] = "reply",
+	[VSMLIST_MEMBERSHIP_REPLY_BAD_TOKEN] = "reply",
+	[VSMLIST_MEMBERSHIP_REPLY_EXPIRED_TOKEN] = "reply",
+};
+
+const char *
+vsmlist_membership_reply_phrase(enum vsmlist_membership_reply reply)
+{
+	i_assert(reply < N_ELEMENTS(reply_phrases));
+	return reply_phrases[reply];
+}
+
 const char *
 vsmlist_membership_result_name(enum vsmlist_membership_result result)
 {
@@ -125,7 +145,7 @@ outcome_append_mails(const struct vsmlist_membership_outcome *outcome,
 {
 	if (outcome->reply_sent) {
 		str_printfa(str, "; %s sent",
-			    vsmlist_membership_reply_name(outcome->reply));
+			    vsmlist_membership_reply_phrase(outcome->reply));
 		if (outcome->queue_id != NULL)
 			str_printfa(str, ", queued as %s", outcome->queue_id);
 	}
@@ -198,7 +218,7 @@ vsmlist_membership_outcome_log(const struct vsmlist_membership_outcome *outcome,
 	case VSMLIST_MEMBERSHIP_RATE_LIMITED:
 		return t_strdup_printf("%s: no %s sent: rate limit: %s",
 			outcome_request(outcome),
-			vsmlist_membership_reply_name(outcome->reply),
+			vsmlist_membership_reply_phrase(outcome->reply),
 			outcome_text(outcome->reason));
 	case VSMLIST_MEMBERSHIP_DEFERRED:
 		*error_r = TRUE;

@@ -274,7 +274,7 @@ membership_reply(struct membership *m, enum vsmlist_membership_reply kind,
 		break;
 	}
 	membership_note(m, t_strdup_printf("no %s sent: %s",
-		vsmlist_membership_reply_name(kind), error));
+		vsmlist_membership_reply_phrase(kind), error));
 }
 
 static void membership_notify_owner(struct membership *m)

@@ -192,6 +192,9 @@ vsmlist_membership_result_name(enum vsmlist_membership_result result);
 /* "confirm", "welcome", ... (the event's vsmlist_reply) */
 const char *
 vsmlist_membership_reply_name(enum vsmlist_membership_reply reply);
+/* "confirmation request", "welcome", "goodbye", "reply" (log lines) */
+const char *
+vsmlist_membership_reply_phrase(enum vsmlist_membership_reply reply);
 
 /* The outcome's one log line, and whether it is an error */
 const char *

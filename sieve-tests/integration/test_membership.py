@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+import conftest
 import vsmstack
 from vsmstack import header_values, make_message
 
@@ -65,10 +66,7 @@ def ms(mst, request):
     mst.relay.mail_hook = mst.relay.rcpt_hook = mst.relay.data_hook = None
     mark = mst.dovecot.log_mark()
     yield mst
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print("----- dovecot log -----")
-        print(mst.dovecot.log_since(mark)[-20000:])
+    conftest._attach_logs(request, mst, mark)
 
 
 _counter = [0]
@@ -224,7 +222,7 @@ def test_subscribe_with_confirmation(ms):
     assert "Info: sieve: msgid=" in req.line
     assert req.line.endswith(
         "membership action: subscribe request from ann@example.net: "
-        f"confirmation requested; confirm sent, queued as {ev['vsmlist_queue_id']}")
+        f"confirmation requested; confirmation request sent, queued as {ev['vsmlist_queue_id']}")
 
     # the answer: a reply to the request, to its Reply-To address
     conf = request(ms, lst, f"confirm-{token}",
@@ -441,7 +439,7 @@ def test_rate_limit(ms):
     assert third.sent == []
     assert third.event["vsmlist_result"] == "rate_limited", third.event
     assert third.event["vsmlist_reply_sent"] == 0
-    assert third.line.endswith("subscribe request from dan@example.net: no confirm sent: "
+    assert third.line.endswith("subscribe request from dan@example.net: no confirmation request sent: "
                                "rate limit: it had 2 mails about membership in 24 hours")
     # handled, not kept: a flood does not fill the list's mailbox
     assert ms.dovecot.messages(lst) == []
