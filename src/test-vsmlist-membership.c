@@ -146,11 +146,12 @@ test_settings_env(const char *home, const char *delimiter,
 	};
 	unsigned int i;
 
+	/* The first of a name counts: extra ones override the base */
 	t_array_init(&pairs, 16);
-	for (i = 0; i < N_ELEMENTS(base); i++)
-		array_push_back(&pairs, &base[i]);
 	for (; extra != NULL && *extra != NULL; extra++)
 		array_push_back(&pairs, extra);
+	for (i = 0; i < N_ELEMENTS(base); i++)
+		array_push_back(&pairs, &base[i]);
 	array_append_zero(&pairs);
 	i_zero(&env);
 	env.home = home;
@@ -271,11 +272,12 @@ static const struct test_sent *test_sent(unsigned int n)
 	return array_idx(&test_relay.sent, n);
 }
 
-/* The first value of a header field of a sent mail (unfolded) */
+/* The first value of a header field of a sent mail, unfolded (RFC 5322
+   2.2.3: the line breaks go, the white space stays) */
 static const char *test_header(const struct test_sent *sent,
 			       const char *name)
 {
-	const char *p = sent->data, *end, *prefix = t_strconcat(name, ": ",
+	const char *p = sent->data, *end, *prefix = t_strconcat(name, ":",
 								 NULL);
 	string_t *value;
 
@@ -296,7 +298,7 @@ static const char *test_header(const struct test_sent *sent,
 			break;
 		p = end + 2;
 	}
-	return str_c(value);
+	return t_str_trim(str_c(value), " \t");
 }
 
 /* The text of a sent mail, its lines joined by spaces (the texts are
@@ -972,6 +974,45 @@ static void test_membership_requesters(void)
 	(void)test_request_run(&req, &outcome);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_BAD_TOKEN);
 	test_assert_strcmp(outcome.address, "ann@example.net");
+	/* Never the list's own addresses, not even from the envelope */
+	req.mail_from = "friends+bounces@lists.example";
+	(void)test_request_run(&req, &outcome);
+	test_assert(outcome.result == VSMLIST_MEMBERSHIP_INVALID_REQUESTER);
+	test_assert(array_count(&test_relay.sent) == 1);
+	test_end();
+}
+
+static void test_membership_long_list_name(void)
+{
+	static const char *const long_local[] = {
+		"sieve_vsmlist_address",
+		"the-thirty-two-octet-list-name-x@lists.example", NULL };
+	struct vsmlist_membership_outcome outcome;
+	struct test_request req;
+	const char *confirm;
+
+	test_begin("membership: a confirm address over 64 octets: a note");
+	test_reset("");
+	i_zero(&req);
+	req.set = test_settings(long_local);
+	req.rcpt_to = "the-thirty-two-octet-list-name-x+subscribe@lists.example";
+	req.mail = test_mail("ann@example.net", NULL, "");
+	(void)test_request_run(&req, &outcome);
+	test_assert(outcome.result == VSMLIST_MEMBERSHIP_CONFIRMATION_SENT);
+	test_assert(array_count(&test_relay.sent) == 1);
+	if (array_count(&test_relay.sent) == 0)
+		return;
+	confirm = test_header(test_sent(0), "Reply-To");
+	test_assert(strchr(confirm, '@') - confirm == 65);
+	test_assert_strcmp(outcome.note, "the confirm address's local part is "
+			   "longer than 64 octets: confirmations rely on the "
+			   "Subject");
+	/* The Subject route confirms */
+	req.rcpt_to = "the-thirty-two-octet-list-name-x@lists.example";
+	req.mail = test_mail("ann@example.net", t_strconcat("Re: ",
+		test_header(test_sent(0), "Subject"), NULL), "");
+	(void)test_request_run(&req, &outcome);
+	test_assert(outcome.result == VSMLIST_MEMBERSHIP_SUBSCRIBED);
 	test_end();
 }
 
@@ -1101,6 +1142,7 @@ int main(void)
 		test_membership_rate_limit,
 		test_membership_guard,
 		test_membership_requesters,
+		test_membership_long_list_name,
 		test_membership_failures,
 		test_membership_teardown,
 		NULL

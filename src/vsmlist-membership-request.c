@@ -200,6 +200,35 @@ requester_is_list(const struct vsmlist_settings *set,
 		       address->localpart[list_len]) != NULL;
 }
 
+bool vsmlist_membership_address_usable(const struct vsmlist_settings *set,
+				       const struct smtp_address *address,
+				       const char **reason_r)
+{
+	const char *key;
+
+	if (address->localpart == NULL || address->domain == NULL) {
+		*reason_r = "no local part or no domain";
+		return FALSE;
+	}
+	if (strlen(address->localpart) > VSMLIST_LOCAL_PART_MAX_LEN) {
+		*reason_r = t_strdup_printf("its local part is longer than %u "
+					    "octets",
+					    VSMLIST_LOCAL_PART_MAX_LEN);
+		return FALSE;
+	}
+	key = vsmlist_store_address_key(address);
+	if (key == NULL) {
+		*reason_r = "it has octets SMTP cannot carry (control "
+			"characters or 8-bit octets in its local part)";
+		return FALSE;
+	}
+	if (requester_is_list(set, address, key)) {
+		*reason_r = "it is the list's own";
+		return FALSE;
+	}
+	return TRUE;
+}
+
 const struct smtp_address *
 vsmlist_membership_requester(const struct vsmlist_settings *set,
 			     const char *const *from_fields,
@@ -208,7 +237,7 @@ vsmlist_membership_requester(const struct vsmlist_settings *set,
 	const struct vsmlist_author_mailbox *mbox;
 	struct vsmlist_author author;
 	struct smtp_address *address;
-	const char *key;
+	const char *reason;
 
 	vsmlist_author_parse(pool_datastack_create(), from_fields, &author);
 	if (author.status == VSMLIST_AUTHOR_NONE ||
@@ -219,25 +248,13 @@ vsmlist_membership_requester(const struct vsmlist_settings *set,
 		return NULL;
 	}
 	mbox = array_front(&author.mailboxes);
-	if (strlen(mbox->localpart) > VSMLIST_LOCAL_PART_MAX_LEN) {
-		*reason_r = t_strdup_printf(
-			"the From address's local part is longer than %u "
-			"octets", VSMLIST_LOCAL_PART_MAX_LEN);
-		return NULL;
-	}
 	address = smtp_address_create(pool_datastack_create(),
 				      mbox->localpart, mbox->domain);
-	key = vsmlist_store_address_key(address);
-	if (key == NULL) {
-		*reason_r = "the From address has octets SMTP cannot carry "
-			"(control characters or 8-bit octets in its local "
-			"part)";
-		return NULL;
-	}
-	if (requester_is_list(set, address, key)) {
-		*reason_r = t_strdup_printf("the From address %s is the "
-					    "list's own",
-					    smtp_address_encode(address));
+	if (!vsmlist_membership_address_usable(set, address, &reason)) {
+		/* Not encoded: it may be what SMTP cannot carry */
+		*reason_r = t_strdup_printf("the From address %s@%s: %s",
+			str_sanitize(mbox->localpart, 80), mbox->domain,
+			reason);
 		return NULL;
 	}
 	return address;

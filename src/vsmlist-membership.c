@@ -415,6 +415,17 @@ static void membership_confirmed_unsubscribe(struct membership *m)
 	membership_notify_owner(m);
 }
 
+/* The envelope sender is a confirmation's second candidate */
+static bool membership_sender_usable(struct membership *m)
+{
+	const struct vsmlist_membership_params *params = m->params;
+	const char *reason;
+
+	return params->have_envelope && params->mail_from != NULL &&
+		vsmlist_membership_address_usable(m->set, params->mail_from,
+						  &reason);
+}
+
 /* Check the token against the From mailbox, then the envelope sender.
    Returns the result; m->address is the one it was made for (or, when
    none, the one the list answers). */
@@ -429,8 +440,7 @@ membership_verify(struct membership *m, const struct smtp_address *from)
 
 	if (from != NULL)
 		candidates[count++] = from;
-	if (params->have_envelope && params->mail_from != NULL &&
-	    vsmlist_store_address_key(params->mail_from) != NULL)
+	if (membership_sender_usable(m))
 		candidates[count++] = params->mail_from;
 	i_assert(count > 0);
 
@@ -561,8 +571,7 @@ static void membership_run(struct membership *m)
 	if (from != NULL)
 		membership_set_address(m, from);
 	else if (request->type != VSMLIST_MEMBERSHIP_REQUEST_CONFIRM ||
-		 !params->have_envelope || params->mail_from == NULL ||
-		 vsmlist_store_address_key(params->mail_from) == NULL) {
+		 !membership_sender_usable(m)) {
 		/* A confirmation may come from its envelope sender */
 		membership_end(m, VSMLIST_MEMBERSHIP_INVALID_REQUESTER,
 			       reason);

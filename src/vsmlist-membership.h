@@ -60,6 +60,13 @@ vsmlist_membership_requester(const struct vsmlist_settings *set,
 			     const char *const *from_fields,
 			     const char **reason_r);
 
+/* Whether the list may write to address and keep it as a member (the
+   checks of vsmlist_membership_requester() after parsing); reason_r says
+   why not */
+bool vsmlist_membership_address_usable(const struct vsmlist_settings *set,
+				       const struct smtp_address *address,
+				       const char **reason_r);
+
 struct vsmlist_membership_params {
 	/* The list's settings, or NULL when they are invalid
 	   (settings_error says why) */
