@@ -46,11 +46,13 @@ build fuzz-vsmlist-membership src/vsmlist-membership-request.c \
 	src/vsmlist-store-parse.c src/vsmlist-store-file.c \
 	src/vsmlist-rewrite.c
 # The post path: everything from the header to the copy
-build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-members.c \
+build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-settings-file.c \
+	src/vsmlist-members.c \
 	src/vsmlist-guard.c src/vsmlist-message.c src/vsmlist-transport.c \
 	src/vsmlist-fanout.c src/vsmlist-progress.c src/vsmlist-author.c \
 	src/vsmlist-dmarc-record.c src/vsmlist-dmarc.c \
 	src/vsmlist-dns-reply.c src/vsmlist-dns.c src/vsmlist-dns-cache.c \
 	src/vsmlist-policy.c src/vsmlist-decision.c src/vsmlist-dkim.c \
 	src/vsmlist-compose.c src/vsmlist-post.c src/vsmlist-distribute.c \
-	src/vsmlist-distribute-outcome.c
+	src/vsmlist-distribute-outcome.c src/vsmlist-store.c \
+	src/vsmlist-store-parse.c src/vsmlist-store-file.c src/vsmlist-rewrite.c

@@ -16,12 +16,15 @@ struct ext_vsmlist_context {
 
 enum ext_vsmlist_opcode {
 	EXT_VSMLIST_OPERATION_DISTRIBUTE,
+	EXT_VSMLIST_OPERATION_MEMBER,
 	EXT_VSMLIST_OPERATION_MEMBERSHIP,
 };
 
 extern const struct sieve_extension_def vsmlist_extension;
 extern const struct sieve_command_def distribute_command;
 extern const struct sieve_operation_def distribute_operation;
+extern const struct sieve_command_def member_test;
+extern const struct sieve_operation_def member_operation;
 extern const struct sieve_action_def act_distribute;
 extern const struct sieve_command_def membership_command;
 extern const struct sieve_operation_def membership_operation;

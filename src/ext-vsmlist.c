@@ -4,7 +4,7 @@
  * ---------------------
  *
  * Specification: doc/vsmlist.md (vendor-defined)
- * Implementation: distribute and membership actions
+ * Implementation: distribute and membership actions, member test
  * Status: experimental
  */
 
@@ -29,19 +29,21 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 				       struct sieve_validator *valdtr);
 
 /* In the order of enum ext_vsmlist_opcode */
-static const struct sieve_operation_def *const vsmlist_operations[] = {
+static const struct sieve_operation_def *const ext_vsmlist_operations[] = {
 	&distribute_operation,
+	&member_operation,
 	&membership_operation,
 };
 
 const struct sieve_extension_def vsmlist_extension = {
 	.name = "vnd.vsmlist",
-	/* Bump whenever the bytecode changes (2: membership) */
-	.version = 2,
+	/* Bump whenever the bytecode of a command changes (2: member,
+	   3: membership) */
+	.version = 3,
 	.load = ext_vsmlist_load,
 	.unload = ext_vsmlist_unload,
 	.validator_load = ext_vsmlist_validator_load,
-	SIEVE_EXT_DEFINE_OPERATIONS(vsmlist_operations),
+	SIEVE_EXT_DEFINE_OPERATIONS(ext_vsmlist_operations),
 };
 
 static const char *
@@ -124,6 +126,7 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 				       struct sieve_validator *valdtr)
 {
 	sieve_validator_register_command(valdtr, ext, &distribute_command);
+	sieve_validator_register_command(valdtr, ext, &member_test);
 	sieve_validator_register_command(valdtr, ext, &membership_command);
 	return TRUE;
 }

@@ -274,6 +274,39 @@ static void test_distribute_sent(void)
 	test_end();
 }
 
+static void test_distribute_disabled(void)
+{
+	const struct vsmlist_settings *set = test_settings("members", NULL,
+							   NULL);
+	struct test_run run;
+	bool error;
+
+	test_begin("distribute: disabled members get nothing and are counted");
+	test_write_file("members", "a@example.net\nb@example.net\n");
+	test_write_file("members.state", "vsmlist-state 1\n"
+			"disabled 5 1796000000 1796000000 b@example.net\n");
+	test_run_init(&run, set, test_post("ann@none.example", "<d1@x>", ""));
+	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_SENT);
+	test_assert(run.outcome.members == 1 && run.outcome.disabled == 1);
+	test_assert(array_count(&run.tt.rcpts) == 1 &&
+		    strcmp(array_idx_elem(&run.tt.rcpts, 0),
+			   "a@example.net") == 0);
+	test_assert(strstr(test_log(&run, &error), "; 1 disabled member(s) "
+			   "left out") != NULL);
+	test_assert_strcmp(test_field(&run, "vsmlist_disabled_members"), "1");
+	test_run_deinit(&run);
+
+	test_write_file("members", "b@example.net\n");
+	test_run_init(&run, set, test_post("ann@none.example", "<d2@x>", ""));
+	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_KEEP);
+	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_NO_MEMBERS);
+	test_assert(strstr(test_log(&run, &error), "no enabled members (1 "
+			   "disabled") != NULL);
+	test_run_deinit(&run);
+	i_unlink(test_path("members.state"));
+	test_end();
+}
+
 static void test_distribute_kept(void)
 {
 	static const char nul_post[] =
@@ -455,6 +488,7 @@ int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_distribute_sent,
+		test_distribute_disabled,
 		test_distribute_kept,
 		test_distribute_failures,
 		NULL

@@ -2,6 +2,7 @@
 
 #include "lib.h"
 #include "test-vsmlist.h"
+#include "smtp-address.h"
 #include "vsmlist-guard.h"
 
 static const char *const test_list_pairs[] = {
@@ -27,6 +28,52 @@ static void test_guard_envelope(void)
 	/* imapsieve: no envelope, nothing to check */
 	input.have_envelope = FALSE;
 	test_assert(test_guard(&input) == NULL);
+	test_end();
+}
+
+static void test_guard_bounce_address(void)
+{
+	static const char *const custom[] = {
+		"sieve_vsmlist_address", "team@lists.example",
+		"sieve_vsmlist_bounce_address", "team-owner@bounces.example",
+		NULL
+	};
+	static const struct {
+		const char *local, *domain;
+		bool bounce;
+	} cases[] = {
+		{ "friends+bounces", "lists.example", TRUE },
+		{ "Friends+Bounces", "LISTS.example", TRUE },
+		{ "friends+bounces-m=example.net", "lists.example", TRUE },
+		{ "friends+bouncesx", "lists.example", FALSE },
+		{ "friends+bounce", "lists.example", FALSE },
+		{ "friends+bounces", "other.example", FALSE },
+		{ "friends", "lists.example", FALSE },
+		{ "friends+subscribe", "lists.example", FALSE },
+		{ "friendsbounces", "lists.example", FALSE },
+	};
+	struct vsmlist_guard_input input;
+	unsigned int i;
+
+	test_begin("guard: the bounce address is never a way in");
+	i_zero(&input);
+	input.have_envelope = TRUE;
+	for (i = 0; i < N_ELEMENTS(cases); i++) {
+		input.rcpt_to = smtp_address_create_temp(cases[i].local,
+							 cases[i].domain);
+		test_assert_idx((test_guard(&input) != NULL) ==
+				cases[i].bounce, i);
+	}
+	/* No envelope (imapsieve): nothing to check */
+	input.have_envelope = FALSE;
+	test_assert(test_guard(&input) == NULL);
+	/* A bounce address of its own */
+	input.have_envelope = TRUE;
+	input.rcpt_to = smtp_address_create_temp("team-owner",
+						 "bounces.example");
+	test_assert(strstr(vsmlist_guard_check(test_vsmlist_settings(custom),
+					       &input),
+			   "bounce address <team-owner@bounces.example>") != NULL);
 	test_end();
 }
 
@@ -102,6 +149,7 @@ int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_guard_envelope,
+		test_guard_bounce_address,
 		test_guard_auto_submitted,
 		test_guard_loop,
 		NULL

@@ -6,23 +6,7 @@
 #include "test-vsmlist.h"
 #include "vsmlist-members.h"
 
-#include <stdio.h>
-#include <unistd.h>
-#include <fcntl.h>
-
-static const char *test_dir;
 static pool_t test_pool;
-
-static const char *test_write_file(const char *name, const char *content)
-{
-	const char *path = t_strconcat(test_dir, "/", name, NULL);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	if (fd < 0 || write(fd, content, strlen(content)) < 0 ||
-	    close(fd) < 0)
-		i_fatal("write(%s) failed: %m", path);
-	return path;
-}
 
 static const char *
 test_members_str(const struct vsmlist_members *members)
@@ -85,66 +69,20 @@ static void test_members_remove(void)
 	test_end();
 }
 
-static void test_members_file(void)
-{
-	struct vsmlist_members *members;
-	struct event *event = event_create(NULL);
-	const char *path, *error;
-
-	test_begin("members: file format");
-	path = test_write_file("members",
-		"# the friends list\n"
-		"a@example.net\n"
-		"\n"
-		"   b@example.org   \n"
-		"\tc@example.com\t# Carol\n"
-		"A@EXAMPLE.NET\n"
-		"not-an-address\n"
-		"x#y@example.com\n"
-		"<d@example.com>\r\n"
-		"e@example.com");
-	members = vsmlist_members_init(test_pool);
-	test_expect_errors(1);
-	test_assert(vsmlist_members_read_file(members, path, event,
-					      &error) == 0);
-	test_expect_no_more_errors();
-	test_assert_strcmp(test_members_str(members),
-		"a@example.net b@example.org c@example.com "
-		"x#y@example.com d@example.com e@example.com");
-	vsmlist_members_deinit(&members);
-	test_end();
-
-	test_begin("members: store URI");
-	members = vsmlist_members_init(test_pool);
-	test_expect_errors(1);
-	test_assert(vsmlist_members_load(members, t_strconcat(
-		"file:", test_dir, "/members", NULL), event, &error) == 0);
-	test_expect_no_more_errors();
-	test_assert(vsmlist_members_load(members, t_strconcat(
-		"file:", test_dir, "/missing", NULL), event, &error) < 0);
-	test_assert(strstr(error, "missing") != NULL);
-	test_assert(vsmlist_members_load(members, "ldap:foo", event,
-					 &error) < 0);
-	test_assert(vsmlist_members_load(members, "file:", event,
-					 &error) < 0);
-	vsmlist_members_deinit(&members);
-	test_end();
-	event_unref(&event);
-}
-
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_members_add,
 		test_members_remove,
-		test_members_file,
 		NULL
 	};
 	int ret;
 
-	/* Member sets outlive data stack frames, as in the result pool */
+	/* Member sets outlive data stack frames */
+	lib_init();
 	test_pool = pool_alloconly_create("test members", 1024);
-	ret = test_vsmlist_run_in_tmpdir(test_functions, &test_dir);
+	ret = test_run(test_functions);
 	pool_unref(&test_pool);
+	lib_deinit();
 	return ret;
 }

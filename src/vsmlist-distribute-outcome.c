@@ -181,6 +181,11 @@ vsmlist_distribute_outcome_log(const struct vsmlist_distribute_outcome *outcome,
 				       "(message kept)",
 				       outcome_text(outcome->reason));
 	case VSMLIST_DISTRIBUTE_NO_MEMBERS:
+		if (outcome->disabled > 0) {
+			return t_strdup_printf("not distributed: the list %s "
+				"has no enabled members (%u disabled; message "
+				"kept)", outcome->list, outcome->disabled);
+		}
 		return t_strdup_printf("not distributed: the list %s has no "
 				       "members (message kept)",
 				       outcome->list);

@@ -10,6 +10,7 @@
 #include "vsmlist-message.h"
 #include "vsmlist-guard.h"
 #include "vsmlist-members.h"
+#include "vsmlist-store.h"
 #include "vsmlist-post.h"
 #include "vsmlist-progress.h"
 #include "vsmlist-distribute.h"
@@ -25,7 +26,10 @@ struct distribute {
 	/* Where its body starts */
 	uoff_t body_offset;
 
+	/* Inline members (:members), deduplicated */
 	struct vsmlist_members *members;
+	/* Who gets the post: the enabled members */
+	ARRAY(const struct smtp_address *) rcpts;
 	struct vsmlist_post *post;
 	struct vsmlist_progress *progress;
 	/* The post has no Message-ID: its progress record is found by a
@@ -83,6 +87,7 @@ static const char *distribute_guard(struct distribute *dist)
 	i_zero(&input);
 	input.have_envelope = params->have_envelope;
 	input.null_sender = (params->mail_from == NULL);
+	input.rcpt_to = params->rcpt_to;
 	input.auto_submitted = vsmlist_message_header_values(
 		&dist->fields, "Auto-Submitted");
 	input.x_loop = vsmlist_message_header_values(
@@ -92,21 +97,72 @@ static const char *distribute_guard(struct distribute *dist)
 	return vsmlist_guard_check(dist->set, &input);
 }
 
+static void distribute_add_rcpt(struct distribute *dist,
+				const struct smtp_address *address)
+{
+	if (smtp_address_equals_icase(address, dist->set->address)) {
+		e_warning(dist->params->event, "the list address %s is listed "
+			  "as its own member (skipped)", dist->outcome->list);
+		return;
+	}
+	array_push_back(&dist->rcpts, &address);
+}
+
+static void distribute_inline_members(struct distribute *dist)
+{
+	const struct smtp_address *const *addrs;
+	const char *const *member, *error;
+	unsigned int i, count;
+
+	dist->members = vsmlist_members_init(dist->pool);
+	for (member = dist->params->inline_members; *member != NULL; member++)
+		(void)vsmlist_members_add(dist->members, *member, &error);
+	addrs = vsmlist_members_get(dist->members, &count);
+	for (i = 0; i < count; i++)
+		distribute_add_rcpt(dist, addrs[i]);
+}
+
+/* The store's enabled members; the disabled ones are counted */
+static int distribute_store_members(struct distribute *dist,
+				    const char **error_r)
+{
+	struct vsmlist_store_settings store_set;
+	struct vsmlist_store *store;
+	struct vsmlist_member_set *set;
+	const struct vsmlist_member *members;
+	unsigned int i, count;
+	int ret;
+
+	i_zero(&store_set);
+	store_set.list_address = dist->set->address;
+	store_set.event_parent = dist->params->event;
+	if (vsmlist_store_open(dist->set->members, &store_set, &store,
+			       error_r) < 0)
+		return -1;
+	ret = vsmlist_store_read(store, dist->pool, &set, error_r);
+	vsmlist_store_close(&store);
+	if (ret < 0)
+		return -1;
+	members = vsmlist_member_set_get(set, &count);
+	for (i = 0; i < count; i++) {
+		if (members[i].state == VSMLIST_MEMBER_DISABLED)
+			dist->outcome->disabled++;
+		else
+			distribute_add_rcpt(dist, members[i].address);
+	}
+	return 0;
+}
+
 /* Returns 0, or -1 when the outcome is decided */
 static int distribute_get_members(struct distribute *dist)
 {
-	const struct vsmlist_distribute_params *params = dist->params;
 	struct vsmlist_distribute_outcome *outcome = dist->outcome;
-	const char *const *member, *error;
+	const char *error;
 
-	dist->members = vsmlist_members_init(dist->pool);
-	if (params->inline_members != NULL) {
-		for (member = params->inline_members; *member != NULL;
-		     member++)
-			(void)vsmlist_members_add(dist->members, *member,
-						  &error);
-	} else if (vsmlist_members_load(dist->members, dist->set->members,
-					params->event, &error) < 0) {
+	p_array_init(&dist->rcpts, dist->pool, 64);
+	if (dist->params->inline_members != NULL)
+		distribute_inline_members(dist);
+	else if (distribute_store_members(dist, &error) < 0) {
 		/* Retry later rather than drop or half-send the post: the
 		   store may be back by then */
 		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
@@ -114,11 +170,7 @@ static int distribute_get_members(struct distribute *dist)
 					outcome->list, error));
 		return -1;
 	}
-	if (vsmlist_members_remove(dist->members, dist->set->address)) {
-		e_warning(params->event, "the list address %s is listed as "
-			  "its own member (skipped)", outcome->list);
-	}
-	(void)vsmlist_members_get(dist->members, &outcome->members);
+	outcome->members = array_count(&dist->rcpts);
 	if (outcome->members == 0) {
 		distribute_end(dist, VSMLIST_DISTRIBUTE_NO_MEMBERS, NULL);
 		return -1;
@@ -239,8 +291,7 @@ static void distribute_send(struct distribute *dist)
 	i_zero(&fparams);
 	fparams.transport = params->transport;
 	fparams.mail_from = dist->set->bounce_address;
-	fparams.rcpts = vsmlist_members_get(dist->members,
-					    &fparams.rcpt_count);
+	fparams.rcpts = array_get(&dist->rcpts, &fparams.rcpt_count);
 	fparams.batch_size = dist->set->batch_size;
 	fparams.message_func = vsmlist_post_create_stream;
 	fparams.message_context = dist->post;

@@ -49,6 +49,28 @@ vsmlist_x_loop_matches(const char *value, const struct smtp_address *address)
 	return smtp_address_equals_icase(addr, address);
 }
 
+bool vsmlist_guard_is_bounce_address(const struct vsmlist_settings *set,
+				     const struct smtp_address *address)
+{
+	const char *local = set->address->localpart;
+	size_t len = strlen(local);
+
+	if (address == NULL || address->localpart == NULL ||
+	    address->domain == NULL)
+		return FALSE;
+	if (smtp_address_equals_icase(address, set->bounce_address))
+		return TRUE;
+	/* <local><delimiter>bounces, and bounces-<member> (VERP) */
+	return strcasecmp(address->domain, set->address->domain) == 0 &&
+		strncasecmp(address->localpart, local, len) == 0 &&
+		address->localpart[len] != '\0' &&
+		strchr(set->recipient_delimiter,
+		       address->localpart[len]) != NULL &&
+		strncasecmp(address->localpart + len + 1, "bounces", 7) == 0 &&
+		(address->localpart[len + 8] == '\0' ||
+		 address->localpart[len + 8] == '-');
+}
+
 const char *vsmlist_guard_check(const struct vsmlist_settings *set,
 				const struct vsmlist_guard_input *input)
 {
@@ -56,6 +78,13 @@ const char *vsmlist_guard_check(const struct vsmlist_settings *set,
 
 	if (input->have_envelope && input->null_sender)
 		return "null envelope sender (a bounce or other notification)";
+	/* The bounce address is never a way in: an auto-responder that
+	   answers the envelope sender must not reach the members */
+	if (input->have_envelope &&
+	    vsmlist_guard_is_bounce_address(set, input->rcpt_to)) {
+		return t_strdup_printf("addressed to the bounce address <%s>",
+			smtp_address_encode(input->rcpt_to));
+	}
 
 	for (value = input->auto_submitted;
 	     value != NULL && *value != NULL; value++) {

@@ -3,8 +3,9 @@
 
 struct smtp_address;
 
-/* The recipients of one post: each address once, however its case is
-   written, in the order first seen. */
+/* The members a script gives (distribute :members): each address once,
+   however its case is written, in the order first seen. A list's store is
+   vsmlist-store.h. */
 struct vsmlist_members;
 
 struct vsmlist_members *vsmlist_members_init(pool_t pool);
@@ -21,20 +22,6 @@ int vsmlist_members_add(struct vsmlist_members *members, const char *address,
    TRUE when it was present. */
 bool vsmlist_members_remove(struct vsmlist_members *members,
 			    const struct smtp_address *address);
-
-/* Read a member file: one address a line; '#' at the start of a line or
-   after white space starts a comment; blank lines and surrounding white
-   space are ignored. Invalid lines are logged on the event and skipped.
-   Returns 0, or -1 when the file cannot be read. A missing file is an
-   error: an empty list is created as an empty file. */
-int vsmlist_members_read_file(struct vsmlist_members *members,
-			      const char *path, struct event *event,
-			      const char **error_r);
-
-/* Load the members from a store URI ("file:<absolute path>", as the
-   settings resolve it). Returns 0 or -1. */
-int vsmlist_members_load(struct vsmlist_members *members, const char *uri,
-			 struct event *event, const char **error_r);
 
 const struct smtp_address *const *
 vsmlist_members_get(const struct vsmlist_members *members,

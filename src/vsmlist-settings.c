@@ -12,6 +12,7 @@
 
 #include "vsmlist-author.h"
 #include "vsmlist-settings.h"
+#include "vsmlist-settings-file.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -705,7 +706,66 @@ vsmlist_settings_load_membership(pool_t pool,
 	return 0;
 }
 
+/* The list's settings file first, then userdb fields and plugin { } */
+struct vsmlist_settings_file_env {
+	const struct vsmlist_settings_env *env;
+	const struct vsmlist_settings_file *file;
+};
+
+static const char *vsmlist_settings_file_lookup(void *context,
+						const char *name)
+{
+	struct vsmlist_settings_file_env *fenv = context;
+	const char *value = vsmlist_settings_file_get(fenv->file, name);
+
+	return value != NULL ? value :
+		fenv->env->lookup(fenv->env->context, name);
+}
+
+static int
+vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
+			  const struct vsmlist_settings **set_r,
+			  const char **error_r);
+
 int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
+			  const struct vsmlist_settings **set_r,
+			  const char **error_r)
+{
+	struct vsmlist_settings_file_env fenv;
+	struct vsmlist_settings_env file_env;
+	struct vsmlist_settings_file *file;
+	const char *path, *error;
+	int ret;
+
+	*set_r = NULL;
+	path = vsmlist_setting(env, "sieve_vsmlist_settings_file");
+	if (path == NULL) {
+		/* The default needs a home; without one there is none */
+		if (env->home == NULL)
+			return vsmlist_settings_load_env(pool, env, set_r,
+							 error_r);
+		path = VSMLIST_DEFAULT_SETTINGS_FILE;
+	}
+	if (strcasecmp(path, "no") == 0)
+		return vsmlist_settings_load_env(pool, env, set_r, error_r);
+	ret = vsmlist_settings_file_read(pool, path, env->home, &file, &error);
+	if (ret < 0) {
+		*error_r = t_strdup_printf("sieve_vsmlist_settings_file: %s",
+					   error);
+		return -1;
+	}
+	if (ret == 0)
+		return vsmlist_settings_load_env(pool, env, set_r, error_r);
+	fenv.env = env;
+	fenv.file = file;
+	file_env = *env;
+	file_env.lookup = vsmlist_settings_file_lookup;
+	file_env.context = &fenv;
+	return vsmlist_settings_load_env(pool, &file_env, set_r, error_r);
+}
+
+static int
+vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
 			  const struct vsmlist_settings **set_r,
 			  const char **error_r)
 {

@@ -9,7 +9,10 @@ struct ssl_iostream_settings;
 /* The fan-out's SMTP client: Dovecot's lib-smtp, one connection to the
    relay reused for every transaction of a post, a result per recipient.
    Each transaction runs to its end in a private ioloop, so the caller
-   stays synchronous (as Pigeonhole's actions are). */
+   stays synchronous (as Pigeonhole's actions are). The transaction is
+   composed of lib-smtp commands (MAIL, RCPT commands of many lines with a
+   reply each, DATA) rather than lib-smtp's transaction API, which costs
+   a command, two pools and several events per recipient. */
 
 struct vsmlist_smtp_settings {
 	/* The relay (vsmlist_relay_host_parse()) */

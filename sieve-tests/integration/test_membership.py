@@ -23,20 +23,22 @@ import time
 
 import pytest
 
-import conftest
 import vsmstack
 from vsmstack import header_values, make_message
 
 pytestmark = pytest.mark.plugin
 
 DOMAIN = "lists.example"
+# The README's list script without the bounce address's rule
 LIST_SCRIPT = """require ["vnd.vsmlist", "envelope", "subaddress", "fileinto", "mailbox"];
 
 if envelope :detail :matches "to" ["subscribe", "unsubscribe", "confirm-*"] {
     membership;
-} else {
+} elsif member {
     distribute;
     fileinto :create "Archive";
+} else {
+    fileinto :create "Moderation";
 }
 """
 # A request address without a detail: the Subject says what is asked
@@ -52,21 +54,15 @@ metric vsmlist_membership {
 
 
 @pytest.fixture(scope="module")
-def mst():
+def stack():
+    """This module's stack (it exports the membership events), in place of
+    the session's: conftest's `st` fixture empties its relay before each
+    test and prints its log when one fails."""
     st = vsmstack.Stack(plugin=True, mail_debug=False, dkim_domains=[],
                         dovecot_extra_conf=EXPORTER)
     st.start()
     yield st
     st.stop()
-
-
-@pytest.fixture
-def ms(mst, request):
-    mst.relay.clear()
-    mst.relay.mail_hook = mst.relay.rcpt_hook = mst.relay.data_hook = None
-    mark = mst.dovecot.log_mark()
-    yield mst
-    conftest._attach_logs(request, mst, mark)
 
 
 _counter = [0]
@@ -191,11 +187,11 @@ def subscribe_and_confirm(st, lst, frm="Ann <ann@example.net>"):
 # ---------------------------------------------------------------------------
 # the opt-in flow
 
-def test_subscribe_with_confirmation(ms):
-    lst = new_list(ms, "# the club\nbob@example.net\n",
+def test_subscribe_with_confirmation(st):
+    lst = new_list(st, "# the club\nbob@example.net\n",
                    sieve_vsmlist_owner=f"owner@{DOMAIN}")
     local = lst.split("@")[0]
-    req = request(ms, lst, "subscribe")
+    req = request(st, lst, "subscribe")
     assert req.code == 250
     assert len(req.sent) == 1
     tx = req.sent[0]
@@ -209,9 +205,9 @@ def test_subscribe_with_confirmation(ms):
     assert f"asked to add ann@example.net to the {local} list ({lst})" in text
     assert f"send a message to {confirm}" in text
     assert "nothing happens without your confirmation" in text
-    assert members_file(ms, lst) == "# the club\nbob@example.net\n"
+    assert members_file(st, lst) == "# the club\nbob@example.net\n"
     # the request is handled: not kept
-    assert ms.dovecot.messages(lst) == []
+    assert st.dovecot.messages(lst) == []
     ev = req.event
     assert ev["vsmlist_result"] == "confirmation_sent"
     assert ev["vsmlist_request"] == "subscribe"
@@ -225,13 +221,13 @@ def test_subscribe_with_confirmation(ms):
         f"confirmation requested; confirmation request sent, queued as {ev['vsmlist_queue_id']}")
 
     # the answer: a reply to the request, to its Reply-To address
-    conf = request(ms, lst, f"confirm-{token}",
+    conf = request(st, lst, f"confirm-{token}",
                    subject="Re: " + header_values(tx.data, "Subject")[0])
     assert conf.code == 250
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
     assert conf.event["vsmlist_token"] == "ok"
     assert conf.event["vsmlist_owner_notified"] == 1
-    assert members_file(ms, lst) == "# the club\nbob@example.net\nann@example.net\n"
+    assert members_file(st, lst) == "# the club\nbob@example.net\nann@example.net\n"
     assert len(conf.sent) == 2
     welcome, notice = conf.sent
     check_list_mail(welcome, lst, "ann@example.net", conf)
@@ -242,106 +238,129 @@ def test_subscribe_with_confirmation(ms):
     assert not header_values(notice.data, "In-Reply-To")
     assert header_values(notice.data, "Subject") == [f"{local}: ann@example.net subscribed"]
     assert f"ann@example.net has joined the {local} list ({lst})" in text_of(notice)
-    assert ms.dovecot.messages(lst) == []
+    assert st.dovecot.messages(lst) == []
     assert "confirmation from ann@example.net: subscribed to " + lst in conf.line
 
-    # a member now: posts reach ann
-    ms.relay.clear()
-    res = ms.dovecot.deliver(make_message(to=lst), "author@author.example", [lst])
+    # a member now: ann's posts reach the list
+    st.relay.clear()
+    res = st.dovecot.deliver(make_message(from_addr="Ann <ann@example.net>", to=lst),
+                             "ann@example.net", [lst])
     assert res.code(lst) == 250
-    assert sorted(ms.relay.recipients()) == ["ann@example.net", "bob@example.net"]
+    assert sorted(st.relay.recipients()) == ["ann@example.net", "bob@example.net"]
+    assert len(st.dovecot.messages(lst, "Archive")) == 1
 
 
-def test_subject_route(ms):
+def test_subject_route(st):
     """Requests to an address without a detail: the first word of the
     Subject, reply prefixes skipped; a reply to the confirmation request
     sent to the list's own address confirms by its Subject."""
-    lst = new_list(ms, "", script=SUBJECT_SCRIPT)
-    req = request(ms, lst, None, subject="AW: Re: Subscribe")
+    lst = new_list(st, "", script=SUBJECT_SCRIPT)
+    req = request(st, lst, None, subject="AW: Re: Subscribe")
     assert req.event["vsmlist_result"] == "confirmation_sent", req.event
     assert req.event["vsmlist_request_source"] == "subject"
     subject = header_values(req.sent[0].data, "Subject")[0]
-    conf = request(ms, lst, None, frm="ann@example.net", subject="Re: " + subject)
+    conf = request(st, lst, None, frm="ann@example.net", subject="Re: " + subject)
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
-    assert members_file(ms, lst) == "ann@example.net\n"
+    assert members_file(st, lst) == "ann@example.net\n"
 
-    none = request(ms, lst, None, subject="hello there")
+    none = request(st, lst, None, subject="hello there")
     assert none.event["vsmlist_result"] == "no_request"
     assert none.sent == []
     assert "no membership request: no detail and the Subject 'hello there' ask " \
         "for no subscribe, unsubscribe or confirm (message kept)" in none.line
     # not handled: kept
-    assert len(ms.dovecot.messages(lst)) == 1
+    assert len(st.dovecot.messages(lst)) == 1
 
 
-def test_unsubscribe_keeps_comments_and_order(ms):
+def test_unsubscribe_keeps_comments_and_order(st):
     before = ("# The club's members\n"
               "bob@example.net   # Bob, since 2019\n"
               "\n"
               "Carol@Example.NET\n"
               "# dan left\n"
               "erin@example.org\n")
-    lst = new_list(ms, before, sieve_vsmlist_owner=f"owner@{DOMAIN}")
+    lst = new_list(st, before, sieve_vsmlist_owner=f"owner@{DOMAIN}")
     local = lst.split("@")[0]
-    req = request(ms, lst, "unsubscribe", frm="carol@example.net")
+    req = request(st, lst, "unsubscribe", frm="carol@example.net")
     assert req.event["vsmlist_result"] == "confirmation_sent"
     tx = req.sent[0]
     check_list_mail(tx, lst, "carol@example.net", req)
     assert header_values(tx.data, "Subject") == [
         f"confirm {token_of(tx)} (unsubscribe from {lst})"]
     assert "asked to remove carol@example.net" in text_of(tx)
-    assert members_file(ms, lst) == before
+    assert members_file(st, lst) == before
 
-    conf = request(ms, lst, f"confirm-{token_of(tx)}", frm="carol@example.net")
+    conf = request(st, lst, f"confirm-{token_of(tx)}", frm="carol@example.net")
     assert conf.event["vsmlist_result"] == "unsubscribed", conf.event
-    assert members_file(ms, lst) == before.replace("Carol@Example.NET\n", "")
+    assert members_file(st, lst) == before.replace("Carol@Example.NET\n", "")
     goodbye, notice = conf.sent
     check_list_mail(goodbye, lst, "carol@example.net", conf)
     assert header_values(goodbye.data, "Subject") == [f"You have left the {local} list"]
     assert header_values(notice.data, "Subject") == [f"{local}: carol@example.net unsubscribed"]
 
-    again = request(ms, lst, "unsubscribe", frm="carol@example.net")
+    again = request(st, lst, "unsubscribe", frm="carol@example.net")
     assert again.event["vsmlist_result"] == "not_member"
     assert header_values(again.sent[0].data, "Subject") == [f"Not a member of the {local} list"]
 
 
-def test_already_member(ms):
-    lst = new_list(ms, "Ann@Example.net\n")
-    req = request(ms, lst, "subscribe")
+def test_welcome_and_goodbye_texts(st):
+    """sieve_vsmlist_welcome/_goodbye from the list's settings file (their
+    spaces are more than a passwd-file userdb field can carry)"""
+    lst = new_list(st, "")
+    st.dovecot.write_user_file(lst, "vsmlist/settings",
+        "sieve_vsmlist_welcome = Hello %{address}, welcome to %{list_name} "
+        "(%{list}). Leave by writing to %{unsubscribe}.\n"
+        "sieve_vsmlist_goodbye = file:~/goodbye.txt\n"
+        "sieve_vsmlist_confirm_limit = 4\n")
+    st.dovecot.write_user_file(lst, "goodbye.txt", "Adieu, %{address}! Grüße.\n")
+    local = lst.split("@")[0]
+    conf = subscribe_and_confirm(st, lst)
+    assert text_of(conf.sent[0]) == (
+        f"Hello ann@example.net, welcome to {local} ({lst}). Leave by writing "
+        f"to {local}+unsubscribe@{DOMAIN}.")
+    req = request(st, lst, "unsubscribe")
+    conf = request(st, lst, f"confirm-{token_of(req.sent[0])}")
+    assert conf.event["vsmlist_result"] == "unsubscribed"
+    assert text_of(conf.sent[0]) == "Adieu, ann@example.net! Grüße."
+
+
+def test_already_member(st):
+    lst = new_list(st, "Ann@Example.net\n")
+    req = request(st, lst, "subscribe")
     assert req.event["vsmlist_result"] == "already_member"
     assert len(req.sent) == 1
     check_list_mail(req.sent[0], lst, "ann@example.net", req)
     assert not header_values(req.sent[0].data, "Reply-To")
     assert "is a member of the" in text_of(req.sent[0])
-    assert members_file(ms, lst) == "Ann@Example.net\n"
+    assert members_file(st, lst) == "Ann@Example.net\n"
 
 
-def test_closed_subscription(ms):
-    lst = new_list(ms, "bob@example.net\n", sieve_vsmlist_subscription="closed")
-    req = request(ms, lst, "subscribe")
+def test_closed_subscription(st):
+    lst = new_list(st, "bob@example.net\n", sieve_vsmlist_subscription="closed")
+    req = request(st, lst, "subscribe")
     assert req.event["vsmlist_result"] == "closed"
     check_list_mail(req.sent[0], lst, "ann@example.net", req)
     assert "takes no new members by mail" in text_of(req.sent[0])
-    assert members_file(ms, lst) == "bob@example.net\n"
+    assert members_file(st, lst) == "bob@example.net\n"
     # leaving still works
-    req = request(ms, lst, "unsubscribe", frm="bob@example.net")
-    conf = request(ms, lst, f"confirm-{token_of(req.sent[0])}", frm="bob@example.net")
+    req = request(st, lst, "unsubscribe", frm="bob@example.net")
+    conf = request(st, lst, f"confirm-{token_of(req.sent[0])}", frm="bob@example.net")
     assert conf.event["vsmlist_result"] == "unsubscribed"
-    assert members_file(ms, lst) == ""
+    assert members_file(st, lst) == ""
 
 
-def test_disabled_member_is_enabled_again(ms):
-    lst = new_list(ms, "ann@example.net\n")
-    ms.dovecot.write_user_file(lst, "vsmlist/members.state",
+def test_disabled_member_is_enabled_again(st):
+    lst = new_list(st, "ann@example.net\n")
+    st.dovecot.write_user_file(lst, "vsmlist/members.state",
                                "vsmlist-state 1\n"
                                "disabled 5 1767225600 1767225600 ann@example.net\n")
-    conf = subscribe_and_confirm(ms, lst)
+    conf = subscribe_and_confirm(st, lst)
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
     assert conf.event["vsmlist_reenabled"] == 1
     assert "(a disabled member: enabled again)" in conf.line
-    with open(os.path.join(ms.dovecot.home(lst), "vsmlist", "members.state")) as f:
+    with open(os.path.join(st.dovecot.home(lst), "vsmlist", "members.state")) as f:
         assert "disabled" not in f.read()
-    assert members_file(ms, lst) == "ann@example.net\n"
+    assert members_file(st, lst) == "ann@example.net\n"
 
 
 # ---------------------------------------------------------------------------
@@ -362,10 +381,10 @@ def make_token(secret, action, lst, address, expires):
     return base64.b32encode(raw + mac).decode().lower()
 
 
-def test_expired_token(ms):
-    lst = new_list(ms, "")
-    req = request(ms, lst, "subscribe")        # creates the list's secret
-    secret = list_secret(ms, lst)
+def test_expired_token(st):
+    lst = new_list(st, "")
+    req = request(st, lst, "subscribe")        # creates the list's secret
+    secret = list_secret(st, lst)
     # what the list made is what the documented format says
     token = token_of(req.sent[0])
     raw = base64.b32decode(token.upper())
@@ -374,27 +393,27 @@ def test_expired_token(ms):
     assert abs(struct.unpack(">I", raw[1:5])[0] - (time.time() + 3 * 86400)) < 60
 
     expired = make_token(secret, 1, lst, "ann@example.net", int(time.time()) - 10)
-    conf = request(ms, lst, f"confirm-{expired}")
+    conf = request(st, lst, f"confirm-{expired}")
     assert conf.event["vsmlist_result"] == "expired_token", conf.event
     assert conf.event["vsmlist_token"] == "expired"
-    assert members_file(ms, lst) == ""
+    assert members_file(st, lst) == ""
     check_list_mail(conf.sent[0], lst, "ann@example.net", conf)
     assert f"send a message to {detail_address(lst, 'subscribe')}" in text_of(conf.sent[0])
-    assert ms.dovecot.messages(lst) == []
+    assert st.dovecot.messages(lst) == []
 
 
-def test_short_confirm_expire(ms):
+def test_short_confirm_expire(st):
     """sieve_vsmlist_confirm_expire sets the token's expiry"""
-    lst = new_list(ms, "", sieve_vsmlist_confirm_expire="10m")
-    req = request(ms, lst, "subscribe")
+    lst = new_list(st, "", sieve_vsmlist_confirm_expire="10m")
+    req = request(st, lst, "subscribe")
     raw = base64.b32decode(token_of(req.sent[0]).upper())
     assert abs(struct.unpack(">I", raw[1:5])[0] - (time.time() + 600)) < 60
 
 
 @pytest.mark.parametrize("kind", ["changed", "other-address", "other-list", "garbage"])
-def test_forged_tokens(ms, kind):
-    lst = new_list(ms, "")
-    req = request(ms, lst, "subscribe")
+def test_forged_tokens(st, kind):
+    lst = new_list(st, "")
+    req = request(st, lst, "subscribe")
     token = token_of(req.sent[0])
     if kind == "changed":
         bad = token[:-1] + ("a" if token[-1] != "a" else "b")
@@ -402,39 +421,39 @@ def test_forged_tokens(ms, kind):
     elif kind == "other-address":
         bad, frm = token, "mallory@example.org"
     elif kind == "other-list":
-        bad = make_token(list_secret(ms, lst), 1, "other@" + DOMAIN, "ann@example.net",
+        bad = make_token(list_secret(st, lst), 1, "other@" + DOMAIN, "ann@example.net",
                          int(time.time()) + 3600)
         frm = "ann@example.net"
     else:
         bad, frm = "xyz%25..!", "ann@example.net"
-    conf = request(ms, lst, f"confirm-{bad}", frm=frm)
+    conf = request(st, lst, f"confirm-{bad}", frm=frm)
     assert conf.event["vsmlist_result"] == "bad_token", conf.event
     assert conf.event["vsmlist_token"] == ("malformed" if kind == "garbage" else "forged")
-    assert members_file(ms, lst) == ""
+    assert members_file(st, lst) == ""
     check_list_mail(conf.sent[0], lst, frm, conf)
     assert "Confirmation for the" in header_values(conf.sent[0].data, "Subject")[0]
 
 
-def test_token_from_the_envelope_sender(ms):
+def test_token_from_the_envelope_sender(st):
     """The From of the confirmation is another address (a forwarder, an
     alias): the token is checked against the envelope sender too."""
-    lst = new_list(ms, "")
-    req = request(ms, lst, "subscribe")
-    conf = request(ms, lst, f"confirm-{token_of(req.sent[0])}",
+    lst = new_list(st, "")
+    req = request(st, lst, "subscribe")
+    conf = request(st, lst, f"confirm-{token_of(req.sent[0])}",
                    frm="Ann <ann@alias.example>", mail_from="ann@example.net")
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
-    assert members_file(ms, lst) == "ann@example.net\n"
+    assert members_file(st, lst) == "ann@example.net\n"
 
 
 # ---------------------------------------------------------------------------
 # the rate limit
 
-def test_rate_limit(ms):
-    lst = new_list(ms, "", sieve_vsmlist_confirm_limit="2")
-    first = request(ms, lst, "subscribe", frm="dan@example.net")
-    second = request(ms, lst, "subscribe", frm="dan@example.net")
+def test_rate_limit(st):
+    lst = new_list(st, "", sieve_vsmlist_confirm_limit="2")
+    first = request(st, lst, "subscribe", frm="dan@example.net")
+    second = request(st, lst, "subscribe", frm="dan@example.net")
     assert len(first.sent) == len(second.sent) == 1
-    third = request(ms, lst, "subscribe", frm="dan@example.net")
+    third = request(st, lst, "subscribe", frm="dan@example.net")
     assert third.code == 250
     assert third.sent == []
     assert third.event["vsmlist_result"] == "rate_limited", third.event
@@ -442,14 +461,14 @@ def test_rate_limit(ms):
     assert third.line.endswith("subscribe request from dan@example.net: no confirmation request sent: "
                                "rate limit: it had 2 mails about membership in 24 hours")
     # handled, not kept: a flood does not fill the list's mailbox
-    assert ms.dovecot.messages(lst) == []
+    assert st.dovecot.messages(lst) == []
     # replies count too, and the limit is per address
-    bad = request(ms, lst, "confirm-" + "a" * 24, frm="dan@example.net")
+    bad = request(st, lst, "confirm-" + "a" * 24, frm="dan@example.net")
     assert bad.event["vsmlist_result"] == "rate_limited"
     assert bad.sent == []
-    other = request(ms, lst, "subscribe", frm="erin@example.net")
+    other = request(st, lst, "subscribe", frm="erin@example.net")
     assert other.event["vsmlist_result"] == "confirmation_sent"
-    with open(os.path.join(ms.dovecot.home(lst), "vsmlist", "confirm-limit")) as f:
+    with open(os.path.join(st.dovecot.home(lst), "vsmlist", "confirm-limit")) as f:
         lines = f.read().splitlines()
     assert lines[0] == "vsmlist-confirm-limit 1" and len(lines) == 4
     assert "dan" not in "".join(lines)
@@ -464,16 +483,16 @@ def test_rate_limit(ms):
     ("Bücher <ann@bücher.example>", "ann@xn--bcher-kva.example"),
     ("=?utf-8?q?Ann_=22B=22?= <Ann@Example.NET.>", "Ann@example.net"),
 ])
-def test_requester_addresses(ms, frm, address):
-    lst = new_list(ms, "# members\n")
-    req = request(ms, lst, "subscribe", frm=frm, mail_from="bounce@example.net")
+def test_requester_addresses(st, frm, address):
+    lst = new_list(st, "# members\n")
+    req = request(st, lst, "subscribe", frm=frm, mail_from="bounce@example.net")
     assert req.event["vsmlist_result"] == "confirmation_sent", req.event
     assert req.event["vsmlist_address"] == address
     check_list_mail(req.sent[0], lst, address, req)
-    conf = Request(ms, lst, detail_address(lst, f"confirm-{token_of(req.sent[0])}"),
+    conf = Request(st, lst, detail_address(lst, f"confirm-{token_of(req.sent[0])}"),
                    make_message(from_addr=frm, to=lst), "bounce@example.net")
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
-    assert members_file(ms, lst) == f"# members\n{address}\n"
+    assert members_file(st, lst) == f"# members\n{address}\n"
 
 
 @pytest.mark.parametrize("frm,reason", [
@@ -485,17 +504,17 @@ def test_requester_addresses(ms, frm, address):
     ("Club <{lst}>", "is the list's own"),
     ("{bounces}", "is the list's own"),
 ])
-def test_refused_requesters(ms, frm, reason):
-    lst = new_list(ms, "")
+def test_refused_requesters(st, frm, reason):
+    lst = new_list(st, "")
     frm = frm.format(lst=lst, bounces=detail_address(lst, "bounces"))
-    req = request(ms, lst, "subscribe", frm=frm, mail_from="sender@example.net")
+    req = request(st, lst, "subscribe", frm=frm, mail_from="sender@example.net")
     assert req.code == 250
     assert req.event["vsmlist_result"] == "invalid_requester", req.event
     assert reason in req.event["vsmlist_reason"], req.event
     assert req.sent == []
     assert "subscribe request refused: " in req.line and req.line.endswith("(message kept)")
-    assert len(ms.dovecot.messages(lst)) == 1
-    assert members_file(ms, lst) == ""
+    assert len(st.dovecot.messages(lst)) == 1
+    assert members_file(st, lst) == ""
 
 
 @pytest.mark.parametrize("mail_from,extra,reason", [
@@ -504,25 +523,25 @@ def test_refused_requesters(ms, frm, reason):
     ("ann@example.net", [("X-Loop", "{lst}")], "mail loop"),
     ("ann@example.net", [("List-Id", "x <{local}.lists.example>")], "mail loop"),
 ])
-def test_guard(ms, mail_from, extra, reason):
-    lst = new_list(ms, "")
+def test_guard(st, mail_from, extra, reason):
+    lst = new_list(st, "")
     local = lst.split("@")[0]
     extra = [(n, v.format(lst=lst, local=local)) for n, v in extra]
-    req = request(ms, lst, "subscribe", mail_from=mail_from, extra_headers=extra)
+    req = request(st, lst, "subscribe", mail_from=mail_from, extra_headers=extra)
     assert req.event["vsmlist_result"] == "ignored", req.event
     assert req.event["vsmlist_reason"].startswith(reason), req.event
     assert req.sent == []
     assert "membership request ignored: " in req.line
-    assert len(ms.dovecot.messages(lst)) == 1
+    assert len(st.dovecot.messages(lst)) == 1
 
 
-def test_the_list_answering_itself_stops(ms):
+def test_the_list_answering_itself_stops(st):
     """A confirmation request that comes back to the confirm address (an
     auto-forward of it, say) is the list's own mail: ignored."""
-    lst = new_list(ms, "")
-    req = request(ms, lst, "subscribe")
+    lst = new_list(st, "")
+    req = request(st, lst, "subscribe")
     tx = req.sent[0]
-    back = Request(ms, lst, header_values(tx.data, "Reply-To")[0], tx.data,
+    back = Request(st, lst, header_values(tx.data, "Reply-To")[0], tx.data,
                    "ann@example.net")
     assert back.event["vsmlist_result"] == "ignored"
     assert back.sent == []
@@ -531,39 +550,39 @@ def test_the_list_answering_itself_stops(ms):
 # ---------------------------------------------------------------------------
 # failures
 
-def test_relay_failures(ms):
-    lst = new_list(ms, "")
-    ms.relay.rcpt_hook = lambda addr: "451 4.3.0 try later"
-    req = request(ms, lst, "subscribe")
+def test_relay_failures(st):
+    lst = new_list(st, "")
+    st.relay.rcpt_hook = lambda addr: "451 4.3.0 try later"
+    req = request(st, lst, "subscribe")
     assert 400 <= req.code < 500, req.res
     assert req.event["vsmlist_result"] == "deferred"
     assert "451 4.3.0 try later" in req.event["error"]
     assert "Error: " in req.line and req.line.endswith("(temporary failure)")
-    ms.relay.rcpt_hook = lambda addr: "550 5.1.1 no such user"
-    req = request(ms, lst, "subscribe", frm="gone@example.net")
+    st.relay.rcpt_hook = lambda addr: "550 5.1.1 no such user"
+    req = request(st, lst, "subscribe", frm="gone@example.net")
     assert req.code == 250
     assert req.event["vsmlist_result"] == "failed"
     assert "the relay refused gone@example.net: RCPT TO: 550 5.1.1 no such user" in req.event["error"]
     # the action failed: Pigeonhole keeps the request
-    assert len(ms.dovecot.messages(lst)) == 1
+    assert len(st.dovecot.messages(lst)) == 1
 
 
 # ---------------------------------------------------------------------------
 # two confirmations at once
 
-def test_concurrent_confirmations(ms):
-    lst = new_list(ms, "# two at once\n")
+def test_concurrent_confirmations(st):
+    lst = new_list(st, "# two at once\n")
     tokens = {}
     for who in ("fay@example.net", "gus@example.net"):
-        tokens[who] = token_of(request(ms, lst, "subscribe", frm=who).sent[0])
+        tokens[who] = token_of(request(st, lst, "subscribe", frm=who).sent[0])
     results = {}
 
     def confirm(who):
         msg = make_message(from_addr=who, to=lst)
-        results[who] = ms.dovecot.deliver(
+        results[who] = st.dovecot.deliver(
             msg, who, [detail_address(lst, f"confirm-{tokens[who]}")])
 
-    mark = ms.dovecot.log_mark()
+    mark = st.dovecot.log_mark()
     threads = [threading.Thread(target=confirm, args=(w,)) for w in tokens]
     for t in threads:
         t.start()
@@ -571,8 +590,8 @@ def test_concurrent_confirmations(ms):
         t.join(60)
     assert all(r.code(detail_address(lst, f"confirm-{tokens[w]}")) == 250
                for w, r in results.items()), results
-    evs = events(ms, mark, n=2)
+    evs = events(st, mark, n=2)
     assert sorted(e["vsmlist_result"] for e in evs) == ["subscribed", "subscribed"], evs
-    lines = members_file(ms, lst).splitlines()
+    lines = members_file(st, lst).splitlines()
     assert lines[0] == "# two at once"
     assert sorted(lines[1:]) == ["fay@example.net", "gus@example.net"]

@@ -185,3 +185,22 @@ def test_progress_record_counts_rejections(ost):
                         progress_record_name(lst, mid))
     with open(path) as f:
         assert re.search(r"^complete 2 1$", f.read(), re.M)
+
+
+def test_bounce_address_is_never_a_way_in(ost):
+    """Mail to the bounce address with an ordinary envelope sender (a
+    careless auto-responder answering the envelope sender) is not
+    distributed, whatever the script does: skipped, kept."""
+    ost.relay.clear()
+    lst = new_list(ost, ["a@example.net"])
+    bounce = lst.replace("@", "+bounces@")
+    for rcpt in (bounce, lst.replace("@", "+bounces-a=example.net@")):
+        msg = make_message(to=rcpt, subject="I am on holiday")
+        mark = ost.dovecot.log_mark()
+        res = ost.dovecot.deliver(msg, "responder@example.org", [rcpt])
+        assert res.code(rcpt) == 250, res
+        evs = events(ost, mark, header_values(msg, "Message-ID")[0])
+        assert len(evs) == 1 and evs[0]["vsmlist_outcome"] == "skipped", evs
+        assert evs[0]["vsmlist_skipped"] == f"addressed to the bounce address <{rcpt}>"
+    assert ost.relay.snapshot() == []
+    assert len(ost.dovecot.messages(lst)) == 2

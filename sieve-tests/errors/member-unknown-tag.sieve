@@ -1,0 +1,2 @@
+require "vnd.vsmlist";
+if member :sender { keep; }
