@@ -42,7 +42,8 @@ build fuzz-vsmlist-dkim src/vsmlist-dkim.c
 build fuzz-vsmlist-progress src/vsmlist-progress.c
 # Membership requests: the detail, the Subject, the requester
 build fuzz-vsmlist-membership src/vsmlist-membership-request.c \
-	src/vsmlist-settings.c src/vsmlist-author.c src/vsmlist-store.c \
+	src/vsmlist-settings.c src/vsmlist-settings-file.c \
+	src/vsmlist-author.c src/vsmlist-store.c \
 	src/vsmlist-store-parse.c src/vsmlist-store-file.c \
 	src/vsmlist-rewrite.c
 # The post path: everything from the header to the copy
