@@ -25,6 +25,8 @@
 
 struct test_server_config {
 	bool no_8bitmime;
+	/* Offer DSN (RFC 3461) */
+	bool dsn;
 	bool no_pipelining;
 	/* Wait before answering each RCPT */
 	unsigned int rcpt_delay_msecs;
@@ -106,6 +108,8 @@ test_server_run(int listen_fd, const struct test_server_config *config,
 					fprintf(out, "250-PIPELINING\r\n");
 				if (!config->no_8bitmime)
 					fprintf(out, "250-8BITMIME\r\n");
+				if (config->dsn)
+					fprintf(out, "250-DSN\r\n");
 				test_server_reply(out,
 					"250 ENHANCEDSTATUSCODES");
 			} else if (strncasecmp(line, "MAIL", 4) == 0) {
@@ -277,6 +281,7 @@ test_send(struct vsmlist_smtp *smtp, const char *const *locals,
 						   "lists.example");
 	trans.rcpts = array_get(&rcpts, &trans.rcpt_count);
 	trans.body_8bit = body_8bit;
+	trans.envid = "post1@example.com";
 	trans.input = test_istream_create(
 		"Subject: test\r\n\r\nK\xc3\xa4se\r\n.dot\r\n");
 	struct vsmlist_transaction_result result;
@@ -351,6 +356,44 @@ static void test_smtp_8bitmime(void)
 	log = test_server_stop(&server);
 	test_assert(strstr(log, "BODY=") == NULL);
 	test_assert(test_count(log, "message") == 1);
+	test_end();
+}
+
+static void test_smtp_dsn(void)
+{
+	static const char *const rcpts[] = { "a", "b+x", NULL };
+	struct test_server_config config;
+	struct test_server server;
+	struct vsmlist_rcpt_result results[2];
+	struct vsmlist_smtp *smtp;
+	const char *error, *log;
+
+	test_begin("smtp: DSN parameters where the relay offers DSN");
+	i_zero(&config);
+	config.dsn = TRUE;
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 5000);
+	test_assert(test_send(smtp, rcpts, FALSE, results, &error) == 1);
+	vsmlist_smtp_deinit(&smtp);
+	log = test_server_stop(&server);
+	test_assert(strstr(log, "MAIL FROM:<l+bounces@lists.example> "
+			   "ENVID=post1@example.com RET=HDRS") != NULL);
+	test_assert(strstr(log, "RCPT TO:<a@example.net> "
+			   "NOTIFY=FAILURE,DELAY ORCPT=rfc822;a@example.net") != NULL);
+	/* xtext: '+' is +2B */
+	test_assert(strstr(log, "RCPT TO:<b+x@example.net> "
+			   "NOTIFY=FAILURE,DELAY ORCPT=rfc822;b+2Bx@example.net") != NULL);
+	test_end();
+
+	test_begin("smtp: no DSN parameters where the relay lacks DSN");
+	i_zero(&config);
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 5000);
+	test_assert(test_send(smtp, rcpts, FALSE, results, &error) == 1);
+	vsmlist_smtp_deinit(&smtp);
+	log = test_server_stop(&server);
+	test_assert(strstr(log, "ENVID=") == NULL);
+	test_assert(strstr(log, "NOTIFY=") == NULL);
 	test_end();
 }
 
@@ -676,6 +719,25 @@ static void test_smtp_settings(void)
 	test_assert_strcmp(vsmlist_smtp_get_relay(smtp), "relay.example:25");
 	vsmlist_smtp_deinit(&smtp);
 	test_end();
+
+	test_begin("smtp: AUTH only over TLS or to a relay on loopback");
+	set.username = "list@lists.example";
+	set.password = "secret";
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) < 0);
+	test_assert(strstr(error, "without TLS") != NULL);
+	set.ssl = VSMLIST_RELAY_SSL_STARTTLS;
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
+	vsmlist_smtp_deinit(&smtp);
+	set.ssl = VSMLIST_RELAY_SSL_NO;
+	set.host = "127.0.0.1";
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
+	vsmlist_smtp_deinit(&smtp);
+	test_assert(vsmlist_smtp_host_is_loopback("::1"));
+	test_assert(vsmlist_smtp_host_is_loopback("127.5.6.7"));
+	test_assert(vsmlist_smtp_host_is_loopback("LOCALHOST"));
+	test_assert(!vsmlist_smtp_host_is_loopback("128.0.0.1"));
+	test_assert(!vsmlist_smtp_host_is_loopback("relay.example"));
+	test_end();
 }
 
 int main(void)
@@ -683,6 +745,7 @@ int main(void)
 	static void (*const test_functions[])(void) = {
 		test_smtp_settings,
 		test_smtp_reuse,
+		test_smtp_dsn,
 		test_smtp_8bitmime,
 		test_smtp_rcpt_results,
 		test_smtp_rcpt_limit,

@@ -140,6 +140,7 @@ vsmlist_fanout_send_batch(struct vsmlist_fanout *fanout,
 	trans.rcpts = array_get(&fanout->batch, &count);
 	trans.rcpt_count = count;
 	trans.body_8bit = params->body_8bit;
+	trans.envid = params->envid;
 	trans.input = params->message_func(params->message_context);
 
 	array_clear(&fanout->results);

@@ -21,6 +21,8 @@ struct vsmlist_fanout_params {
 	void *message_context;
 	/* The message has 8-bit octets (vsmlist_fanout_is_8bit()) */
 	bool body_8bit;
+	/* The post's id in delivery reports (vsmlist_transaction), or NULL */
+	const char *envid;
 
 	/* Progress of earlier attempts of this post, updated as transactions
 	   succeed; NULL for none */

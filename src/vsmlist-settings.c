@@ -539,6 +539,25 @@ vsmlist_settings_load_fanout(pool_t pool,
 		set->submission_host = p_strdup(pool, host);
 		set->submission_port = port;
 	}
+	set->submission_user = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_submission_user"));
+	set->submission_password = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_submission_password"));
+	set->submission_master_user = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_submission_master_user"));
+	if (set->submission_user != NULL &&
+	    set->submission_password == NULL) {
+		*error_r = "sieve_vsmlist_submission_user: needs "
+			"sieve_vsmlist_submission_password";
+		return -1;
+	}
+	if (set->submission_user == NULL &&
+	    (set->submission_password != NULL ||
+	     set->submission_master_user != NULL)) {
+		*error_r = "sieve_vsmlist_submission_password: needs "
+			"sieve_vsmlist_submission_user";
+		return -1;
+	}
 	value = vsmlist_setting(env, "sieve_vsmlist_submission_ssl");
 	if (value != NULL &&
 	    vsmlist_relay_ssl_parse(value, &set->submission_ssl) < 0) {

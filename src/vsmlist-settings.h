@@ -125,6 +125,9 @@ struct vsmlist_settings {
 	in_port_t submission_port;
 	/* UNSET for Dovecot's submission_ssl */
 	enum vsmlist_relay_ssl submission_ssl;
+	/* SMTP AUTH to the relay, NULL for none */
+	const char *submission_user, *submission_password;
+	const char *submission_master_user;
 	/* Bound for connecting and each wait on the relay; 0 for Dovecot's
 	   submission_timeout */
 	unsigned int submission_timeout_msecs;

@@ -9,6 +9,7 @@
 #include "istream-crlf.h"
 #include "smtp-address.h"
 #include "smtp-params.h"
+#include "smtp-syntax.h"
 #include "smtp-reply.h"
 #include "smtp-client.h"
 #include "smtp-client-connection.h"
@@ -96,11 +97,24 @@ vsmlist_smtp_ssl_mode(enum vsmlist_relay_ssl ssl)
 	return SMTP_CLIENT_SSL_MODE_NONE;
 }
 
+bool vsmlist_smtp_host_is_loopback(const char *host)
+{
+	struct ip_addr ip;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return TRUE;
+	if (net_addr2ip(host, &ip) < 0)
+		return FALSE;
+	if (IPADDR_IS_V4(&ip))
+		return (ntohl(ip.u.ip4.s_addr) >> 24) == 127;
+	return IPADDR_IS_V6(&ip) && IN6_IS_ADDR_LOOPBACK(&ip.u.ip6);
+}
+
 int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 		      struct event *event_parent,
 		      struct vsmlist_smtp **smtp_r, const char **error_r)
 {
-	struct smtp_client_settings smtp_set;
+	struct smtp_client_settings smtp_set, conn_set;
 	struct vsmlist_smtp *smtp;
 	struct ioloop *prev_ioloop = current_ioloop;
 	pool_t pool;
@@ -109,6 +123,17 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 
 	if (set->host == NULL || *set->host == '\0' || set->port == 0) {
 		*error_r = "no relay host";
+		return -1;
+	}
+	if (set->username != NULL &&
+	    (set->ssl == VSMLIST_RELAY_SSL_UNSET ||
+	     set->ssl == VSMLIST_RELAY_SSL_NO) &&
+	    !vsmlist_smtp_host_is_loopback(set->host)) {
+		/* PLAIN sends the password as it is */
+		*error_r = t_strdup_printf("SMTP AUTH to %s without TLS: the "
+			"password would cross the network in clear (set "
+			"sieve_vsmlist_submission_ssl, or use a relay on "
+			"loopback)", set->host);
 		return -1;
 	}
 
@@ -135,6 +160,12 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 	smtp_set.ssl = set->ssl_set;
 	smtp_set.debug = set->debug;
 	smtp_set.event_parent = smtp->event;
+	/* The login is the connection's (lib-smtp keeps a password only in
+	   a connection's settings) */
+	i_zero(&conn_set);
+	conn_set.username = set->username;
+	conn_set.password = set->password;
+	conn_set.master_user = set->master_user;
 
 	/* The client and its connection belong to a private ioloop, made
 	   current only while a transaction runs */
@@ -142,7 +173,7 @@ int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 	smtp->client = smtp_client_init(&smtp_set);
 	smtp->conn = smtp_client_connection_create(
 		smtp->client, SMTP_PROTOCOL_SMTP, smtp->host, smtp->port,
-		smtp->ssl_mode, NULL);
+		smtp->ssl_mode, &conn_set);
 	io_loop_set_current(prev_ioloop);
 
 	*smtp_r = smtp;
@@ -422,13 +453,20 @@ static int vsmlist_smtp_connect(struct vsmlist_smtp *smtp,
 	return 0;
 }
 
-/* One recipient's RCPT TO line. Per-recipient parameters (DSN's ORCPT
-   and NOTIFY) would be written here. */
+/* One recipient's RCPT TO line. Where the relay offers DSN (RFC 3461),
+   it is asked to report failures and delays only, naming the member as
+   the list addressed it (ORCPT): a report then names the member even when
+   forwarding changed the final address. */
 static void
-vsmlist_smtp_write_rcpt(string_t *out, const struct smtp_address *rcpt)
+vsmlist_smtp_write_rcpt(string_t *out, const struct smtp_address *rcpt,
+			bool dsn)
 {
 	str_append(out, "RCPT TO:");
 	smtp_address_write_path(out, rcpt);
+	if (!dsn)
+		return;
+	str_append(out, " NOTIFY=FAILURE,DELAY ORCPT=rfc822;");
+	smtp_xtext_encode_cstr(out, smtp_address_encode(rcpt));
 }
 
 /* Submit RCPT commands for all recipients of the transaction: with
@@ -442,9 +480,11 @@ static void vsmlist_smtp_submit_rcpts(struct vsmlist_smtp_trans *strans)
 	struct vsmlist_smtp_rcpt_command *rcmd;
 	struct smtp_client_command *cmd;
 	unsigned int i, per_command = VSMLIST_SMTP_RCPTS_PER_COMMAND;
+	enum smtp_capability caps =
+		smtp_client_connection_get_capabilities(smtp->conn);
+	bool dsn = (caps & SMTP_CAPABILITY_DSN) != 0;
 
-	if ((smtp_client_connection_get_capabilities(smtp->conn) &
-	     SMTP_CAPABILITY_PIPELINING) == 0)
+	if ((caps & SMTP_CAPABILITY_PIPELINING) == 0)
 		per_command = 1;
 
 	for (i = 0; i < trans->rcpt_count; i += rcmd->count) {
@@ -455,12 +495,13 @@ static void vsmlist_smtp_submit_rcpts(struct vsmlist_smtp_trans *strans)
 		rcmd->count = I_MIN(per_command, trans->rcpt_count - i);
 
 		str_truncate(smtp->rcpt_lines, 0);
-		vsmlist_smtp_write_rcpt(smtp->rcpt_lines, trans->rcpts[i]);
+		vsmlist_smtp_write_rcpt(smtp->rcpt_lines, trans->rcpts[i],
+					dsn);
 		for (unsigned int j = 1; j < rcmd->count; j++) {
 			/* lib-smtp ends the last line */
 			str_append(smtp->rcpt_lines, "\r\n");
 			vsmlist_smtp_write_rcpt(smtp->rcpt_lines,
-						trans->rcpts[i + j]);
+						trans->rcpts[i + j], dsn);
 		}
 		cmd = smtp_client_command_new(smtp->conn,
 					      SMTP_CLIENT_COMMAND_FLAG_PIPELINE,
@@ -515,6 +556,14 @@ static void vsmlist_smtp_run_transaction(struct vsmlist_smtp_trans *strans)
 		/* A relay without 8BITMIME gets the octets anyway, as
 		   sendmail would give them (RFC 6152 leaves it to us) */
 		mail_params.body.type = SMTP_PARAM_MAIL_BODY_TYPE_8BITMIME;
+	}
+	if (trans->envid != NULL &&
+	    (smtp_client_connection_get_capabilities(smtp->conn) &
+	     SMTP_CAPABILITY_DSN) != 0) {
+		/* Reports carry the post's id, and only its header: the
+		   post itself need not come back */
+		mail_params.envid = trans->envid;
+		mail_params.ret = SMTP_PARAM_MAIL_RET_HDRS;
 	}
 	(void)smtp_client_command_mail_submit(
 		smtp->conn, 0, trans->mail_from, &mail_params,

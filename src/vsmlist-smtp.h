@@ -26,6 +26,10 @@ struct vsmlist_smtp_settings {
 	/* Bound for connecting, for each reply of the relay and for each
 	   whole transaction */
 	unsigned int timeout_msecs;
+	/* SMTP AUTH (SASL PLAIN) as username, or as master_user for
+	   username (Dovecot's submission service with a master user); NULL
+	   username: no AUTH. Only over TLS or to a relay on loopback. */
+	const char *username, *password, *master_user;
 	bool debug;
 };
 
@@ -36,6 +40,8 @@ struct vsmlist_smtp;
 int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 		      struct event *event_parent,
 		      struct vsmlist_smtp **smtp_r, const char **error_r);
+/* 127.0.0.0/8, ::1 or "localhost" */
+bool vsmlist_smtp_host_is_loopback(const char *host);
 /* Says QUIT (briefly, bounded by the timeout) and disconnects */
 void vsmlist_smtp_deinit(struct vsmlist_smtp **smtp);
 

@@ -844,6 +844,8 @@ class Dovecot:
         self.lmtp_port: Optional[int] = None
         self.imap_port: Optional[int] = None
         self.managesieve_port: Optional[int] = None
+        # Dovecot's own submission service (protocols has "submission")
+        self.submission_listener_port: Optional[int] = None
         self.plugin_dir: Optional[str] = None
         self.users: Dict[str, Dict[str, str]] = {}
         self.proc: Optional[subprocess.Popen] = None
@@ -972,7 +974,7 @@ service pop3-login {{
 }}
 service submission-login {{
   inet_listener submission {{
-    port = 0
+    {inet(self.submission_listener_port or 0)}
   }}
 }}
 service managesieve-login {{
@@ -1081,6 +1083,8 @@ plugin {{
             self.imap_port = self.imap_port or free_port()
         if "sieve" in self.protocols:
             self.managesieve_port = self.managesieve_port or free_port()
+        if "submission" in self.protocols:
+            self.submission_listener_port = self.submission_listener_port or free_port()
         os.makedirs(self.users_path, exist_ok=True)
         os.chmod(self.users_path, 0o755)
         with open(self.conf_path, "w") as f:
