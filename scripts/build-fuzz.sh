@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (clang, AddressSanitizer) into build-fuzz/:
 # every parser that sees outside bytes (DMARC records, authors, DNS
 # replies, the DNS cache file, member and state files, delivery reports,
-# DKIM tag-lists, progress records) and the whole post path. Needs clang and libclang-rt-14-dev
+# DKIM tag-lists, progress records, membership requests) and the whole
+# post path. Needs clang and libclang-rt-14-dev
 # (scripts/install-deps.sh installs them).
 set -eu
 cd "$(dirname "$0")/.."
@@ -39,6 +40,12 @@ build fuzz-vsmlist-store-file src/vsmlist-store-parse.c \
 build fuzz-vsmlist-dsn src/vsmlist-dsn.c src/vsmlist-dsn-fields.c src/vsmlist-verp.c
 build fuzz-vsmlist-dkim src/vsmlist-dkim.c
 build fuzz-vsmlist-progress src/vsmlist-progress.c
+# Membership requests: the detail, the Subject, the requester
+build fuzz-vsmlist-membership src/vsmlist-membership-request.c \
+	src/vsmlist-settings.c src/vsmlist-settings-file.c \
+	src/vsmlist-author.c src/vsmlist-store.c \
+	src/vsmlist-store-parse.c src/vsmlist-store-file.c \
+	src/vsmlist-rewrite.c
 # The post path: everything from the header to the copy
 build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-settings-file.c \
 	src/vsmlist-members.c \

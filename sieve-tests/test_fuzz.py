@@ -20,6 +20,7 @@ TARGETS = {"dmarc-record": "fuzz-vsmlist-dmarc-record",
            "dsn": "fuzz-vsmlist-dsn",
            "dkim": "fuzz-vsmlist-dkim",
            "progress": "fuzz-vsmlist-progress",
+           "membership": "fuzz-vsmlist-membership",
            "post": "fuzz-vsmlist-post"}
 
 

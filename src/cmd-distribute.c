@@ -496,10 +496,7 @@ act_distribute_report(const struct sieve_action_exec_env *aenv,
 			      ext_vsmlist_transport_connections(transport));
 	}
 	line = vsmlist_distribute_outcome_log(outcome, &error);
-	if (error)
-		ext_vsmlist_log_error(aenv, event, "%s", line);
-	else
-		ext_vsmlist_log(aenv, event, "%s", line);
+	ext_vsmlist_log_outcome(aenv, event, error, line);
 }
 
 static int

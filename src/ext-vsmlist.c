@@ -4,7 +4,7 @@
  * ---------------------
  *
  * Specification: doc/vsmlist.md (vendor-defined)
- * Implementation: distribute action, member test
+ * Implementation: distribute and membership actions, member test
  * Status: experimental
  */
 
@@ -28,15 +28,18 @@ static void ext_vsmlist_unload(const struct sieve_extension *ext);
 static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 				       struct sieve_validator *valdtr);
 
+/* In the order of enum ext_vsmlist_opcode */
 static const struct sieve_operation_def *const ext_vsmlist_operations[] = {
 	&distribute_operation,
 	&member_operation,
+	&membership_operation,
 };
 
 const struct sieve_extension_def vsmlist_extension = {
 	.name = "vnd.vsmlist",
-	/* Bump whenever the bytecode of a command changes */
-	.version = 2,
+	/* Bump whenever the bytecode of a command changes (2: member,
+	   3: membership) */
+	.version = 3,
 	.load = ext_vsmlist_load,
 	.unload = ext_vsmlist_unload,
 	.validator_load = ext_vsmlist_validator_load,
@@ -124,6 +127,7 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 {
 	sieve_validator_register_command(valdtr, ext, &distribute_command);
 	sieve_validator_register_command(valdtr, ext, &member_test);
+	sieve_validator_register_command(valdtr, ext, &membership_command);
 	return TRUE;
 }
 
@@ -159,4 +163,14 @@ void ext_vsmlist_log_error(const struct sieve_action_exec_env *aenv,
 	va_start(args, fmt);
 	ext_vsmlist_logv(aenv, event, LOG_TYPE_ERROR, fmt, args);
 	va_end(args);
+}
+
+void ext_vsmlist_log_outcome(const struct sieve_action_exec_env *aenv,
+			     struct event *event, bool error,
+			     const char *line)
+{
+	if (error)
+		ext_vsmlist_log_error(aenv, event, "%s", line);
+	else
+		ext_vsmlist_log(aenv, event, "%s", line);
 }

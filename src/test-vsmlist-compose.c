@@ -137,6 +137,11 @@ static void test_compose_list_headers(void)
 		"sieve_vsmlist_list_owner", "owner@lists.example",
 		NULL
 	};
+	static const char *const defaults[] = {
+		"sieve_vsmlist_address", "friends@lists.example",
+		"sieve_vsmlist_name", "Fr\xc3\xbc""nde",
+		NULL
+	};
 	static const char *const sigs[] = {
 		"v=1; a=rsa-sha256; s=s; bh=x; d=a.example; "
 		"h=from:list-id:sender:x-loop; b=x", NULL
@@ -161,6 +166,23 @@ static void test_compose_list_headers(void)
 		"List-Help: <mailto:friends+help@lists.example>\r\n"
 		"List-Owner: <mailto:owner@lists.example>\r\n"
 		"Precedence: list\r\n");
+	test_end();
+
+	test_begin("compose: default list headers");
+	set = test_vsmlist_settings(defaults);
+	t_array_init(&headers, 8);
+	vsmlist_compose_list_headers(set, FALSE, &headers);
+	str_truncate(all, 0);
+	array_foreach(&headers, hdr)
+		str_append(all, hdr->line);
+	test_assert_strcmp(str_c(all),
+		"List-Id: =?UTF-8?b?RnLDvG5kZQ==?= <friends.lists.example>\r\n"
+		"List-Post: <mailto:friends@lists.example>\r\n"
+		"List-Subscribe: <mailto:friends+subscribe@lists.example>\r\n"
+		"List-Unsubscribe: "
+		"<mailto:friends+unsubscribe@lists.example>\r\n"
+		"Precedence: list\r\n");
+	set = test_vsmlist_settings(pairs);
 	test_end();
 
 	test_begin("compose: untouched head leaves out what DKIM signs");

@@ -184,16 +184,10 @@ static const char *test_log(struct test_run *run, bool *error_r)
 static const char *test_field(struct test_run *run, const char *name)
 {
 	struct event *event = event_create(NULL);
-	const struct event_field *field;
-	const char *value = NULL;
+	const char *value;
 
 	vsmlist_distribute_outcome_event(&run->outcome, event);
-	field = event_find_field_nonrecursive(event, name);
-	if (field != NULL) {
-		value = field->value_type == EVENT_FIELD_VALUE_TYPE_STR ?
-			t_strdup(field->value.str) :
-			t_strdup_printf("%jd", field->value.intmax);
-	}
+	value = test_vsmlist_event_field(event, name);
 	event_unref(&event);
 	return value;
 }

@@ -151,6 +151,9 @@ static void test_post_untouched(void)
 	test_assert(str_begins(out, "X-Loop: friends@lists.example\r\n"
 		"Sender: <friends+bounces@lists.example>\r\n"
 		"List-Post: <mailto:friends@lists.example>\r\n"
+		"List-Subscribe: <mailto:friends+subscribe@lists.example>\r\n"
+		"List-Unsubscribe: "
+		"<mailto:friends+unsubscribe@lists.example>\r\n"
 		"Precedence: list\r\n"
 		"From: Ann <ann@a.example>\r\n"));
 	test_assert(str_ends_with(out, "\r\n\r\ncaf\xc3\xa9\r\nno final newline"));

@@ -310,6 +310,130 @@ static void test_settings_fanout(void)
 	test_end();
 }
 
+static void test_settings_membership(void)
+{
+	static const char *const given[] = {
+		"sieve_vsmlist_owner", "Owner@Example.org",
+		"sieve_vsmlist_subscription", "Closed",
+		"sieve_vsmlist_confirm_expire", "12h",
+		"sieve_vsmlist_confirm_limit", "5",
+		"sieve_vsmlist_welcome", "Hello %{address}, this is "
+			"%{list_name} (%{list}); leave: %{unsubscribe}",
+		"sieve_vsmlist_goodbye", "Bye from %{list}",
+		NULL
+	};
+	static const char *const odd_local[] = {
+		"sieve_vsmlist_address", "\"odd list\"@example.org", NULL };
+	static const char *const bad_owner[] = {
+		"sieve_vsmlist_owner", "owner", NULL };
+	static const char *const bad_subscription[] = {
+		"sieve_vsmlist_subscription", "open", NULL };
+	static const char *const bad_expire[] = {
+		"sieve_vsmlist_confirm_expire", "soon", NULL };
+	static const char *const zero_expire[] = {
+		"sieve_vsmlist_confirm_expire", "0", NULL };
+	static const char *const long_expire[] = {
+		"sieve_vsmlist_confirm_expire", "400d", NULL };
+	static const char *const zero_limit[] = {
+		"sieve_vsmlist_confirm_limit", "0", NULL };
+	static const char *const bad_limit[] = {
+		"sieve_vsmlist_confirm_limit", "three", NULL };
+	static const char *const bad_welcome[] = {
+		"sieve_vsmlist_welcome", "Hi %{author}", NULL };
+	static const char *const bad_goodbye_file[] = {
+		"sieve_vsmlist_goodbye", "file:/nonexistent/goodbye", NULL };
+	static const char *const relative_welcome[] = {
+		"sieve_vsmlist_welcome", "file:welcome.txt", NULL };
+	static const char *const none[] = { NULL };
+	const struct vsmlist_settings *set;
+	const char *error;
+
+	test_begin("settings: membership defaults");
+	test_assert(test_load("friends@lists.example", NULL, none, &set,
+			      &error) == 0);
+	test_assert(set->owner == NULL);
+	test_assert(set->subscription == VSMLIST_SUBSCRIPTION_CONFIRM);
+	test_assert(set->confirm_expire_secs == 3*24*3600);
+	test_assert(set->confirm_limit == 3);
+	test_assert(set->welcome == NULL && set->goodbye == NULL);
+	test_assert_strcmp(set->token_secret, "/home/l/vsmlist/secret");
+	test_assert_strcmp(set->confirm_limit_file,
+			   "/home/l/vsmlist/confirm-limit");
+	test_assert_strcmp(t_strarray_join(set->list_headers, " "),
+		"List-Id List-Post List-Subscribe List-Unsubscribe");
+	test_assert_strcmp(set->list_subscribe,
+			   "<mailto:friends+subscribe@lists.example>");
+	test_assert_strcmp(set->list_unsubscribe,
+			   "<mailto:friends+unsubscribe@lists.example>");
+	test_assert_strcmp(smtp_address_encode(
+		vsmlist_settings_detail_address(pool_datastack_create(), set,
+						"confirm-abc")),
+		"friends+confirm-abc@lists.example");
+	test_end();
+
+	test_begin("settings: membership addresses follow the delimiter");
+	test_assert(test_load("friends@lists.example", "-+", none, &set,
+			      &error) == 0);
+	test_assert_strcmp(set->list_subscribe,
+			   "<mailto:friends-subscribe@lists.example>");
+	/* A quoted local part: what a URI cannot hold is %-encoded */
+	test_assert(test_load(NULL, NULL, odd_local, &set, &error) == 0);
+	test_assert_strcmp(set->list_unsubscribe,
+		"<mailto:%22odd%20list+unsubscribe%22@example.org>");
+	test_end();
+
+	test_begin("settings: membership given");
+	test_assert(test_load("friends@lists.example", NULL, given, &set,
+			      &error) == 0);
+	test_assert_strcmp(smtp_address_encode(set->owner),
+			   "Owner@Example.org");
+	test_assert(set->subscription == VSMLIST_SUBSCRIPTION_CLOSED);
+	test_assert(set->confirm_expire_secs == 12*3600);
+	test_assert(set->confirm_limit == 5);
+	test_assert_strcmp(set->goodbye, "Bye from %{list}");
+	test_assert(strstr(set->welcome, "%{unsubscribe}") != NULL);
+	test_end();
+
+	test_begin("settings: membership errors name the setting");
+	test_assert(test_load("l@example.org", NULL, bad_owner, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_owner") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_subscription, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_subscription: unknown value "
+			   "'open' (use confirm, closed)") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_expire, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_confirm_expire") != NULL);
+	test_assert(test_load("l@example.org", NULL, zero_expire, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_confirm_expire") != NULL);
+	test_assert(test_load("l@example.org", NULL, long_expire, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_confirm_expire: '400d' is "
+			   "not from 1s to 365d") != NULL);
+	test_assert(test_load("l@example.org", NULL, zero_limit, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_confirm_limit") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_limit, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_confirm_limit: 'three'") !=
+		    NULL);
+	test_assert(test_load("l@example.org", NULL, bad_welcome, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_welcome") != NULL &&
+		    strstr(error, "%{unsubscribe}") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_goodbye_file, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_goodbye") != NULL &&
+		    strstr(error, "/nonexistent/goodbye") != NULL);
+	test_assert(test_load("l@example.org", NULL, relative_welcome, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_welcome") != NULL &&
+		    strstr(error, "relative") != NULL);
+	test_end();
+}
+
 static void test_write(const char *path, const char *content)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -391,6 +515,7 @@ int main(void)
 		test_settings_mitigation,
 		test_settings_list_id,
 		test_settings_fanout,
+		test_settings_membership,
 		test_settings_file,
 		NULL
 	};

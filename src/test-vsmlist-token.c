@@ -169,10 +169,13 @@ static void test_token_expired(void)
 	const char *token;
 
 	test_begin("token: expired");
-	token = vsmlist_token_create(&secret, VSMLIST_TOKEN_ACTION_SUBSCRIBE,
+	token = vsmlist_token_create(&secret, VSMLIST_TOKEN_ACTION_UNSUBSCRIBE,
 				     list, alice, TEST_EXPIRES);
+	action = VSMLIST_TOKEN_ACTION_SUBSCRIBE;
 	test_assert(vsmlist_token_verify(&secret, token, list, alice, TEST_EXPIRES + 1,
 				&action) == VSMLIST_TOKEN_EXPIRED);
+	/* What it was for: a new request of the same kind is the remedy */
+	test_assert(action == VSMLIST_TOKEN_ACTION_UNSUBSCRIBE);
 	test_assert(vsmlist_token_verify(&secret, token, list, alice,
 				TEST_EXPIRES + 86400 * 365, &action) ==
 		    VSMLIST_TOKEN_EXPIRED);

@@ -38,6 +38,20 @@ test_vsmlist_settings(const char *const *pairs)
 	return set;
 }
 
+/* The value of an event field (an integer as decimal), or NULL */
+static inline const char *
+test_vsmlist_event_field(struct event *event, const char *name)
+{
+	const struct event_field *field =
+		event_find_field_nonrecursive(event, name);
+
+	if (field == NULL)
+		return NULL;
+	return field->value_type == EVENT_FIELD_VALUE_TYPE_STR ?
+		t_strdup(field->value.str) :
+		t_strdup_printf("%jd", field->value.intmax);
+}
+
 /* Run the tests with a fresh temporary directory in *dir_r, removed
    afterwards. Returns test_run()'s result. */
 static inline int

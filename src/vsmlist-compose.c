@@ -124,10 +124,9 @@ static const char *crlf_lines(const char *text)
 	return str_c(str);
 }
 
-/* GMime's folded encoding of one "Name: phrase <addr>" field */
-static const char *
-compose_address_field(const char *field, const char *phrase,
-		      const struct smtp_address *address)
+const char *
+vsmlist_compose_address_field(const char *field, const char *phrase,
+			      const struct smtp_address *address)
 {
 	InternetAddressList *list;
 	InternetAddress *ia;
@@ -166,7 +165,29 @@ const char *vsmlist_compose_from(const struct vsmlist_settings *set,
 			vsmlist_compose_author_name(author),
 			sanitize_phrase(set->name, VSMLIST_COMPOSE_NAME_MAX));
 	}
-	return compose_address_field("From", phrase, set->address);
+	return vsmlist_compose_address_field("From", phrase, set->address);
+}
+
+const char *
+vsmlist_compose_unstructured_field(const char *field, const char *text)
+{
+	GMimeFormatOptions *options;
+	char *encoded, *folded;
+	const char *result;
+
+	options = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(options,
+						 GMIME_NEWLINE_FORMAT_DOS);
+	encoded = g_mime_utils_header_encode_text(
+		options, sanitize_phrase(text, VSMLIST_COMPOSE_TEXT_MAX),
+		"utf-8");
+	folded = g_mime_utils_unstructured_header_fold(
+		NULL, options, t_strdup_printf("%s: %s", field, encoded));
+	result = crlf_lines(folded);
+	g_free(folded);
+	g_free(encoded);
+	g_mime_format_options_free(options);
+	return result;
 }
 
 static const char *compose_encoded_phrase(const char *phrase)
@@ -190,15 +211,24 @@ list_header_add(ARRAY_TYPE(vsmlist_list_header) *headers, const char *name,
 	hdr->line = t_strdup_printf("%s: %s\r\n", name, value);
 }
 
+static const char *list_id_value(const struct vsmlist_settings *set)
+{
+	return t_strdup_printf("%s <%s>",
+		compose_encoded_phrase(sanitize_phrase(
+			set->name, VSMLIST_COMPOSE_NAME_MAX)),
+		set->list_id);
+}
+
+const char *vsmlist_compose_list_id_field(const struct vsmlist_settings *set)
+{
+	return t_strdup_printf("List-Id: %s\r\n", list_id_value(set));
+}
+
 static const char *
 list_header_value(const struct vsmlist_settings *set, const char *name)
 {
-	if (strcasecmp(name, "List-Id") == 0) {
-		return t_strdup_printf("%s <%s>",
-			compose_encoded_phrase(sanitize_phrase(
-				set->name, VSMLIST_COMPOSE_NAME_MAX)),
-			set->list_id);
-	}
+	if (strcasecmp(name, "List-Id") == 0)
+		return list_id_value(set);
 	if (strcasecmp(name, "List-Post") == 0) {
 		return t_strdup_printf("<mailto:%s>",
 				       smtp_address_encode(set->address));
@@ -265,30 +295,27 @@ const char *vsmlist_compose_boundary(void)
 							    sizeof(rand)));
 }
 
-const char *vsmlist_compose_notice(const struct vsmlist_settings *set,
-				   const char *author, const char *reason)
+const char *vsmlist_compose_text(const char *template,
+				 const char *const *variables,
+				 const char *const *values)
 {
-	/* In the order of vsmlist_notice_variables[] */
-	const char *const values[] = {
-		smtp_address_encode(set->address), set->name, author, reason
-	};
-	struct var_expand_table table[N_ELEMENTS(values) + 1];
+	ARRAY(struct var_expand_table) table;
+	struct var_expand_table *entry;
 	string_t *text = t_str_new(512), *crlf;
 	const char *error, *p;
 	size_t line_start = 0, last_space = 0;
-	unsigned int i;
 
-	i_zero(&table);
-	for (i = 0; i < N_ELEMENTS(values); i++) {
-		i_assert(vsmlist_notice_variables[i] != NULL);
-		table[i].long_key = vsmlist_notice_variables[i];
-		table[i].value = values[i];
+	t_array_init(&table, 8);
+	for (; *variables != NULL; variables++, values++) {
+		entry = array_append_space(&table);
+		entry->long_key = *variables;
+		entry->value = *values;
 	}
-	i_assert(vsmlist_notice_variables[i] == NULL);
-	if (var_expand(text, set->notice != NULL ? set->notice :
-		       VSMLIST_DEFAULT_NOTICE, table, &error) < 0) {
+	array_append_zero(&table);
+	if (var_expand(text, template, array_front(&table), &error) < 0) {
+		/* The settings checked the variables: not reached */
 		str_truncate(text, 0);
-		str_append(text, set->notice);
+		str_append(text, template);
 	}
 	crlf = t_str_new(str_len(text) + 32);
 	for (p = str_c(text); *p != '\0'; p++) {
@@ -317,6 +344,21 @@ const char *vsmlist_compose_notice(const struct vsmlist_settings *set,
 	return str_c(crlf);
 }
 
+const char *vsmlist_compose_notice(const struct vsmlist_settings *set,
+				   const char *author, const char *reason)
+{
+	/* In the order of vsmlist_notice_variables[] */
+	const char *const values[] = {
+		smtp_address_encode(set->address), set->name, author, reason
+	};
+
+	i_assert(str_array_length(vsmlist_notice_variables) ==
+		 N_ELEMENTS(values));
+	return vsmlist_compose_text(set->notice != NULL ? set->notice :
+				    VSMLIST_DEFAULT_NOTICE,
+				    vsmlist_notice_variables, values);
+}
+
 const char *vsmlist_compose_qp(const char *text)
 {
 	string_t *lf = t_str_new(strlen(text));
@@ -338,7 +380,7 @@ const char *vsmlist_compose_qp(const char *text)
 	return crlf_lines(t_strndup(out, len));
 }
 
-static const char *trace_header(const struct vsmlist_settings *set)
+const char *vsmlist_compose_trace_field(const struct vsmlist_settings *set)
 {
 	return t_strdup_printf(VSMLIST_LOOP_HEADER": %s\r\n",
 			       smtp_address_encode(set->address));
@@ -360,7 +402,7 @@ vsmlist_compose_untouched_head(const struct vsmlist_settings *set,
 	t_array_init(&replace, 8);
 	t_array_init(&headers, 8);
 	trace.name = VSMLIST_LOOP_HEADER;
-	trace.line = trace_header(set);
+	trace.line = vsmlist_compose_trace_field(set);
 	array_push_back(&headers, &trace);
 	vsmlist_compose_list_headers(set, TRUE, &headers);
 
@@ -415,7 +457,7 @@ static void append_list_headers(const struct vsmlist_settings *set,
 	vsmlist_compose_list_headers(set, FALSE, &headers);
 	array_foreach(&headers, hdr)
 		str_append(head, hdr->line);
-	str_append(head, trace_header(set));
+	str_append(head, vsmlist_compose_trace_field(set));
 }
 
 /* "Cc: <each Cc field's addresses>, <the author>": one field for all the

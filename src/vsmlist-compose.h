@@ -9,6 +9,7 @@ struct vsmlist_settings;
 struct vsmlist_author;
 struct vsmlist_author_mailbox;
 struct vsmlist_dkim_coverage;
+struct smtp_address;
 
 /* The header fields and texts the list writes itself: the rewritten From,
    the RFC 2369/2919 list headers, the wrapped post's notice. Phrases are
@@ -26,6 +27,18 @@ void vsmlist_compose_init(void);
 #define VSMLIST_COMPOSE_NAME_MAX 100
 const char *
 vsmlist_compose_author_name(const struct vsmlist_author_mailbox *mbox);
+
+/* "<field>: <phrase> <address>\r\n" (phrase NULL: none), encoded and
+   folded by GMime */
+const char *
+vsmlist_compose_address_field(const char *field, const char *phrase,
+			      const struct smtp_address *address);
+/* "<field>: <text>\r\n" for UTF-8 text (Subject): control characters
+   dropped, white space collapsed, at most VSMLIST_COMPOSE_TEXT_MAX
+   characters, RFC 2047-encoded where needed and folded by GMime */
+#define VSMLIST_COMPOSE_TEXT_MAX 200
+const char *
+vsmlist_compose_unstructured_field(const char *field, const char *text);
 
 /* "From: \"<author> via <list name>\" <list address>\r\n", folded;
    author NULL (unusable author): the list's own name. */
@@ -45,11 +58,23 @@ void vsmlist_compose_list_headers(const struct vsmlist_settings *set,
 				  bool with_sender,
 				  ARRAY_TYPE(vsmlist_list_header) *headers);
 
+/* "List-Id: <list name> <list-id>\r\n" and "X-Loop: <list>\r\n": what
+   marks a mail as the list's own (the guard's anchors) */
+const char *vsmlist_compose_list_id_field(const struct vsmlist_settings *set);
+const char *vsmlist_compose_trace_field(const struct vsmlist_settings *set);
+
 /* "<random.time@list-domain>" */
 const char *vsmlist_compose_message_id(const struct vsmlist_settings *set);
 
 /* A MIME boundary; the caller makes sure the post does not contain it */
 const char *vsmlist_compose_boundary(void);
+
+/* template with the %{variables} (NULL-terminated; values in the same
+   order) expanded, lines broken at a space past 72 columns, each ending
+   in CRLF. */
+const char *vsmlist_compose_text(const char *template,
+				 const char *const *variables,
+				 const char *const *values);
 
 /* The notice's text (sieve_vsmlist_notice or the default) with %{list},
    %{list_name}, %{author} and %{reason} expanded, lines ending CRLF. */

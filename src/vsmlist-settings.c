@@ -392,7 +392,8 @@ vsmlist_settings_load_list_headers(pool_t pool,
 				   const char **error_r)
 {
 	static const char *const default_headers[] = {
-		"List-Id", "List-Post", NULL
+		"List-Id", "List-Post", "List-Subscribe", "List-Unsubscribe",
+		NULL
 	};
 	static const struct {
 		const char *setting;
@@ -449,6 +450,17 @@ vsmlist_settings_load_list_headers(pool_t pool,
 						   uris[i].setting);
 			return -1;
 		}
+	}
+	/* Joining and leaving by mail: the membership action's addresses */
+	if (set->list_subscribe == NULL) {
+		set->list_subscribe = p_strdup(pool, vsmlist_mailto_uri(
+			vsmlist_settings_detail_address(
+				pool_datastack_create(), set, "subscribe")));
+	}
+	if (set->list_unsubscribe == NULL) {
+		set->list_unsubscribe = p_strdup(pool, vsmlist_mailto_uri(
+			vsmlist_settings_detail_address(
+				pool_datastack_create(), set, "unsubscribe")));
 	}
 	return 0;
 }
@@ -659,6 +671,124 @@ vsmlist_settings_load_fanout(pool_t pool,
 	return 0;
 }
 
+const char *const vsmlist_membership_text_variables[] = {
+	"list", "list_name", "address", "unsubscribe", NULL
+};
+
+static const char *const vsmlist_subscription_names[] = {
+	[VSMLIST_SUBSCRIPTION_CONFIRM] = "confirm",
+	[VSMLIST_SUBSCRIPTION_CLOSED] = "closed",
+	NULL
+};
+
+struct smtp_address *
+vsmlist_settings_detail_address(pool_t pool,
+				const struct vsmlist_settings *set,
+				const char *detail)
+{
+	return smtp_address_create(pool, t_strdup_printf("%s%c%s",
+		set->address->localpart, set->recipient_delimiter[0], detail),
+		set->address->domain);
+}
+
+const char *vsmlist_mailto_uri(const struct smtp_address *address)
+{
+	const char *encoded = smtp_address_encode(address);
+	string_t *uri = t_str_new(strlen(encoded) + 16);
+	const unsigned char *p;
+
+	str_append(uri, "<mailto:");
+	for (p = (const unsigned char *)encoded; *p != '\0'; p++) {
+		/* RFC 3986 unreserved and the sub-delims RFC 6068 leaves
+		   as they are; '%', '"', '<', '>', space and the rest are
+		   encoded */
+		if (i_isalnum(*p) || strchr("-._~!$'()*+,;=@", *p) != NULL)
+			str_append_c(uri, *p);
+		else
+			str_printfa(uri, "%%%02X", *p);
+	}
+	str_append_c(uri, '>');
+	return str_c(uri);
+}
+
+/* A duration setting from 1 second to max_secs */
+static int
+vsmlist_setting_duration(const struct vsmlist_settings_env *env,
+			 const char *setting, unsigned int max_secs,
+			 unsigned int *secs_r, const char **error_r)
+{
+	const char *value = vsmlist_setting(env, setting), *error;
+
+	if (value == NULL)
+		return 0;
+	if (settings_get_time(value, secs_r, &error) < 0) {
+		*error_r = t_strdup_printf("%s: %s", setting, error);
+		return -1;
+	}
+	if (*secs_r == 0 || *secs_r > max_secs) {
+		*error_r = t_strdup_printf("%s: '%s' is not from 1s to %ud",
+					   setting, value,
+					   max_secs / (24*3600));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+vsmlist_settings_load_membership(pool_t pool,
+				 const struct vsmlist_settings_env *env,
+				 struct vsmlist_settings *set,
+				 const char **error_r)
+{
+	unsigned int value;
+	const char *str;
+
+	str = vsmlist_setting(env, "sieve_vsmlist_owner");
+	if (str != NULL &&
+	    vsmlist_parse_address(pool, "sieve_vsmlist_owner", str,
+				  &set->owner, error_r) < 0)
+		return -1;
+	if (vsmlist_setting_keyword(env, "sieve_vsmlist_subscription",
+				    vsmlist_subscription_names, &value,
+				    error_r) < 0)
+		return -1;
+	set->subscription = value;
+
+	set->confirm_expire_secs = VSMLIST_DEFAULT_CONFIRM_EXPIRE_SECS;
+	if (vsmlist_setting_duration(env, "sieve_vsmlist_confirm_expire",
+				     VSMLIST_MAX_CONFIRM_EXPIRE_SECS,
+				     &set->confirm_expire_secs, error_r) < 0)
+		return -1;
+	set->confirm_limit = VSMLIST_DEFAULT_CONFIRM_LIMIT;
+	str = vsmlist_setting(env, "sieve_vsmlist_confirm_limit");
+	if (str != NULL &&
+	    (str_to_uint(str, &set->confirm_limit) < 0 ||
+	     set->confirm_limit == 0 ||
+	     set->confirm_limit > VSMLIST_MAX_CONFIRM_LIMIT)) {
+		*error_r = t_strdup_printf(
+			"sieve_vsmlist_confirm_limit: '%s' is not a number "
+			"from 1 to %u", str, VSMLIST_MAX_CONFIRM_LIMIT);
+		return -1;
+	}
+	if (vsmlist_settings_load_text(pool, env, "sieve_vsmlist_welcome",
+				       vsmlist_membership_text_variables,
+				       &set->welcome, error_r) < 0 ||
+	    vsmlist_settings_load_text(pool, env, "sieve_vsmlist_goodbye",
+				       vsmlist_membership_text_variables,
+				       &set->goodbye, error_r) < 0)
+		return -1;
+
+	/* Not settings: without a home, membership fails with an error
+	   that says so, and distribute does not need them */
+	if (env->home != NULL) {
+		set->token_secret = p_strdup(pool, home_expand_tilde(
+			VSMLIST_TOKEN_SECRET_FILE, env->home));
+		set->confirm_limit_file = p_strdup(pool, home_expand_tilde(
+			VSMLIST_CONFIRM_LIMIT_FILE, env->home));
+	}
+	return 0;
+}
+
 /* The list's settings file first, then userdb fields and plugin { } */
 struct vsmlist_settings_file_env {
 	const struct vsmlist_settings_env *env;
@@ -761,10 +891,8 @@ vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
 					  error_r) < 0)
 			return -1;
 	} else {
-		set->bounce_address = smtp_address_create(
-			pool, t_strdup_printf("%s%cbounces",
-					      set->address->localpart, delim[0]),
-			set->address->domain);
+		set->bounce_address =
+			vsmlist_settings_detail_address(pool, set, "bounces");
 	}
 
 	value = vsmlist_setting(env, "sieve_vsmlist_members");
@@ -787,7 +915,8 @@ vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
 	    vsmlist_settings_load_mitigation(pool, env, set, error_r) < 0)
 		return -1;
 	if (vsmlist_settings_load_fanout(pool, env, set, error_r) < 0 ||
-	    vsmlist_settings_load_bounces(env, set, error_r) < 0)
+	    vsmlist_settings_load_bounces(env, set, error_r) < 0 ||
+	    vsmlist_settings_load_membership(pool, env, set, error_r) < 0)
 		return -1;
 
 	set->list_id = p_strdup(pool, vsmlist_list_id(set->address));

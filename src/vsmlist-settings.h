@@ -22,6 +22,14 @@ struct smtp_address;
 #define VSMLIST_MAX_BOUNCE_THRESHOLD 1000
 /* Longer than any MTA keeps retrying (Postfix: 5 days) */
 #define VSMLIST_DEFAULT_PROGRESS_EXPIRE_SECS (7*24*3600)
+/* Membership: how long a confirmation is valid, how many mails one
+   address gets about membership in 24 hours */
+#define VSMLIST_DEFAULT_CONFIRM_EXPIRE_SECS (3*24*3600)
+#define VSMLIST_MAX_CONFIRM_EXPIRE_SECS (365*24*3600)
+#define VSMLIST_DEFAULT_CONFIRM_LIMIT 3
+#define VSMLIST_MAX_CONFIRM_LIMIT 1000
+#define VSMLIST_TOKEN_SECRET_FILE "~/vsmlist/secret"
+#define VSMLIST_CONFIRM_LIMIT_FILE "~/vsmlist/confirm-limit"
 
 enum vsmlist_dmarc_mode {
 	/* Mitigate when the effective policy is quarantine or reject */
@@ -48,6 +56,13 @@ enum vsmlist_dns_failure {
 	VSMLIST_DNS_FAILURE_WRAP = 0,
 	VSMLIST_DNS_FAILURE_TEMPFAIL,
 	VSMLIST_DNS_FAILURE_NONE,
+};
+
+enum vsmlist_subscription {
+	/* Anyone may join, after confirming by mail */
+	VSMLIST_SUBSCRIPTION_CONFIRM = 0,
+	/* Nobody joins by mail (leaving still works) */
+	VSMLIST_SUBSCRIPTION_CLOSED,
 };
 
 typedef const char *
@@ -132,11 +147,29 @@ struct vsmlist_settings {
 	unsigned int bounce_reset_secs;
 	/* Points at which a member is disabled */
 	unsigned int bounce_threshold;
+
+	/* Membership by mail (doc/vsmlist.md, "Joining and leaving") */
+	/* Told of every confirmed change; NULL for nobody */
+	const struct smtp_address *owner;
+	enum vsmlist_subscription subscription;
+	/* How long a confirmation token is valid */
+	unsigned int confirm_expire_secs;
+	/* Mails about membership to one address in 24 hours */
+	unsigned int confirm_limit;
+	/* Welcome and goodbye texts, NULL for the defaults; "file:<path>"
+	   was read at load */
+	const char *welcome, *goodbye;
+	/* The token secret and the rate limit file (absolute), NULL when
+	   the user has no home */
+	const char *token_secret, *confirm_limit_file;
 };
 
 /* The %{variables} of sieve_vsmlist_notice, NULL-terminated; the values
    come in this order from vsmlist_compose_notice() */
 extern const char *const vsmlist_notice_variables[];
+/* The %{variables} of sieve_vsmlist_welcome and _goodbye: list, list_name,
+   address, unsubscribe (in this order) */
+extern const char *const vsmlist_membership_text_variables[];
 
 /* "no", "smtps", "submissions", "starttls" (case-insensitive), the way
    Dovecot's submission_ssl has them. Returns 0, or -1 if unknown. */
@@ -154,6 +187,16 @@ bool vsmlist_dmarc_mode_parse(const char *name,
    the longest one, or NULL */
 const char *vsmlist_domain_list_match(const char *const *list,
 				      const char *domain);
+
+/* <list local><first delimiter><detail>@<list domain>: the bounce,
+   subscribe, unsubscribe and confirm addresses */
+struct smtp_address *
+vsmlist_settings_detail_address(pool_t pool,
+				const struct vsmlist_settings *set,
+				const char *detail);
+/* "<mailto:...>" of an address, with what a URI cannot hold
+   percent-encoded (RFC 6068) */
+const char *vsmlist_mailto_uri(const struct smtp_address *address);
 
 /* Read and validate the settings. Returns 0 on success, -1 with an error
    naming the offending setting. */

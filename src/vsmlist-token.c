@@ -128,10 +128,10 @@ vsmlist_token_verify(const struct vsmlist_token_secret *secret,
 	/* No token is genuine for an address without a key */
 	if (!keyed || !mem_equals_timing_safe(mac, raw + 5, sizeof(mac)))
 		return VSMLIST_TOKEN_FORGED;
+	*action_r = action;
 	expires = (time_t)be32_to_cpu_unaligned(raw + 1);
 	if (now > expires)
 		return VSMLIST_TOKEN_EXPIRED;
-	*action_r = action;
 	return VSMLIST_TOKEN_OK;
 }
 

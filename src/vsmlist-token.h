@@ -52,9 +52,10 @@ vsmlist_token_create(const struct vsmlist_token_secret *secret,
 		     enum vsmlist_token_action action,
 		     const struct smtp_address *list,
 		     const struct smtp_address *address, time_t expires);
-/* Verify token (in either case) for address at list at time now. OK sets
-   action_r; an address without a key gives FORGED. The MAC is compared in constant time, and checked before the
-   expiry, so EXPIRED is only said of a genuine token. */
+/* Verify token (in either case) for address at list at time now. OK and
+   EXPIRED set action_r; an address without a key gives FORGED. The MAC is
+   compared in constant time, and checked before the expiry, so EXPIRED is
+   only said of a genuine token. */
 enum vsmlist_token_result
 vsmlist_token_verify(const struct vsmlist_token_secret *secret,
 		     const char *token, const struct smtp_address *list,

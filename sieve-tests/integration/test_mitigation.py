@@ -115,7 +115,9 @@ NOTICE_FILE = ("NOTICE for %{list_name} <%{list}>: wrapped post by %{author}\n"
 # the plugin removes); see the module docstring
 LMTP_TRACE = ["Received"]
 
-UNTOUCHED_ADDED = ["X-Loop", "Sender", "List-Id", "List-Post", "Precedence"]
+# the membership addresses are in the default list headers
+MEMBERSHIP_HEADERS = ["List-Subscribe", "List-Unsubscribe"]
+UNTOUCHED_ADDED = ["X-Loop", "Sender", "List-Id", "List-Post"] + MEMBERSHIP_HEADERS + ["Precedence"]
 
 
 def script(dmarc: Optional[str] = None) -> str:
@@ -375,7 +377,7 @@ def check_wrapped(st, out: Outcome, lst: str, author_name: Optional[str],
                     + [h for h in ("To", "Cc", "Subject") if has(h)] + ["Date"]
                     + [h for h in ("In-Reply-To", "References") if has(h)]
                     + ["Message-ID", "List-Id", "List-Post"]
-                    + (["List-Help", "List-Owner"] if lst == ANNOUNCE else [])
+                    + (["List-Help", "List-Owner"] if lst == ANNOUNCE else MEMBERSHIP_HEADERS)
                     + ["Precedence", "X-Loop", "MIME-Version", "Content-Type",
                        "Content-Transfer-Encoding"])
         assert names == expected, names
@@ -446,6 +448,10 @@ def check_untouched(st, out: Outcome, lst: str, added=UNTOUCHED_ADDED,
                 f"{LIST_NAMES[lst]} <{lst.split('@')[0]}.{LIST_DOMAIN}>"]
         if "List-Post" in added:
             assert header_values(tx.data, "List-Post") == [f"<mailto:{lst}>"]
+        local = lst.split('@')[0]
+        for name, detail in (("List-Subscribe", "subscribe"), ("List-Unsubscribe", "unsubscribe")):
+            if name in added:
+                assert header_values(tx.data, name) == [f"<mailto:{local}+{detail}@{LIST_DOMAIN}>"]
         if "X-Loop" in added:
             assert header_values(tx.data, "X-Loop") == [lst]
     assert out.event["vsmlist_mitigation"] == "none", out.event
@@ -520,12 +526,14 @@ def test_subdomain_policies_sp_and_np(ms, author, mitigation, policy):
 
 @pytest.mark.parametrize("signed,added", [
     # oversigned (absent, named in h=): neither may be added
-    (["List-Id", "Sender"], ["X-Loop", "List-Post", "Precedence"]),
-    (["List-Post"], ["X-Loop", "Sender", "List-Id", "Precedence"]),
-    (["Precedence"], ["X-Loop", "Sender", "List-Id", "List-Post"]),
+    (["List-Id", "Sender"], ["X-Loop", "List-Post"] + MEMBERSHIP_HEADERS + ["Precedence"]),
+    (["List-Post"], ["X-Loop", "Sender", "List-Id"] + MEMBERSHIP_HEADERS + ["Precedence"]),
+    (["Precedence"], ["X-Loop", "Sender", "List-Id", "List-Post"] + MEMBERSHIP_HEADERS),
+    (["List-Unsubscribe"], ["X-Loop", "Sender", "List-Id", "List-Post", "List-Subscribe",
+                            "Precedence"]),
     # X-Loop is the loop guard's anchor: added even where a signature
     # names it (that one signature breaks; no list can loop)
-    (["List-Id", "List-Post", "Sender", "X-Loop"], ["X-Loop", "Precedence"]),
+    (["List-Id", "List-Post", "Sender", "X-Loop"], ["X-Loop"] + MEMBERSHIP_HEADERS + ["Precedence"]),
 ])
 def test_signed_list_headers_are_not_added(ms, signed, added):
     author = "Cid <cid@none.example>"
@@ -554,7 +562,8 @@ def test_second_signature_counts_too(ms):
     msg = sign(ms, msg, "norecord.example",
                include_headers=["From", "Subject", "List-Id"])
     out = post(ms, FRIENDS, msg, addr(author))
-    check_untouched(ms, out, FRIENDS, added=["X-Loop", "Sender", "List-Post", "Precedence"])
+    check_untouched(ms, out, FRIENDS, added=["X-Loop", "Sender", "List-Post"]
+                    + MEMBERSHIP_HEADERS + ["Precedence"])
     assert ms.dkim_verify(out.data, 0) and ms.dkim_verify(out.data, 1)
 
 
@@ -615,9 +624,10 @@ def test_munge_without_reply_to(ms, lst, author, key, reason):
     msg = author_post(author, lst=lst, key=key, st=ms, body="munged body\r\n")
     out = post(ms, lst, msg, addr(author))
     for member, tx in out.each():
-        taken, rest = strip_leading(tx.data, ["From", "Reply-To", "List-Id",
-                                              "List-Post", "Precedence", "X-Loop"])
-        assert taken == ["From", "Reply-To", "List-Id", "List-Post", "Precedence", "X-Loop"], taken
+        munged = ["From", "Reply-To", "List-Id", "List-Post"] + MEMBERSHIP_HEADERS + \
+            ["Precedence", "X-Loop"]
+        taken, rest = strip_leading(tx.data, munged)
+        assert taken == munged, taken
         # the rest: LMTP's trace and the post without its From, untouched
         assert strip_lmtp_trace(rest) == munged_expectation(msg, ["From"])
         m = parse(tx.data)
@@ -640,8 +650,9 @@ def test_munge_with_reply_to_puts_author_in_cc(ms, cc):
     msg = author_post(author, lst=MUNGE, key="none.example", st=ms, extra_headers=extra)
     out = post(ms, MUNGE, msg, addr(author))
     data = out.data
-    taken, rest = strip_leading(data, ["From", "Cc", "List-Id", "List-Post", "Precedence", "X-Loop"])
-    assert taken == ["From", "Cc", "List-Id", "List-Post", "Precedence", "X-Loop"], taken
+    munged = ["From", "Cc", "List-Id", "List-Post"] + MEMBERSHIP_HEADERS + ["Precedence", "X-Loop"]
+    taken, rest = strip_leading(data, munged)
+    assert taken == munged, taken
     assert strip_lmtp_trace(rest) == munged_expectation(msg, ["From", "Cc"])
     m = parse(data)
     assert single_mailbox(m, "Reply-To").addr_spec == "elsewhere@example.net"

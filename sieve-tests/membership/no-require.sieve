@@ -1,0 +1,2 @@
+# membership without require "vnd.vsmlist" (1 error)
+membership;
