@@ -18,6 +18,7 @@ enum ext_vsmlist_opcode {
 	EXT_VSMLIST_OPERATION_DISTRIBUTE,
 	EXT_VSMLIST_OPERATION_MEMBER,
 	EXT_VSMLIST_OPERATION_MEMBERSHIP,
+	EXT_VSMLIST_OPERATION_BOUNCE,
 };
 
 extern const struct sieve_extension_def vsmlist_extension;
@@ -29,6 +30,9 @@ extern const struct sieve_action_def act_distribute;
 extern const struct sieve_command_def membership_command;
 extern const struct sieve_operation_def membership_operation;
 extern const struct sieve_action_def act_membership;
+extern const struct sieve_command_def bounce_command;
+extern const struct sieve_operation_def bounce_operation;
+extern const struct sieve_action_def act_bounce;
 
 /* Log an action's outcome at Info wherever the action runs: Pigeonhole's
    result log drops to Debug where the caller does not ask for result

@@ -4,7 +4,7 @@
  * ---------------------
  *
  * Specification: doc/vsmlist.md (vendor-defined)
- * Implementation: distribute and membership actions, member test
+ * Implementation: distribute, membership and bounce actions, member test
  * Status: experimental
  */
 
@@ -33,13 +33,14 @@ static const struct sieve_operation_def *const ext_vsmlist_operations[] = {
 	&distribute_operation,
 	&member_operation,
 	&membership_operation,
+	&bounce_operation,
 };
 
 const struct sieve_extension_def vsmlist_extension = {
 	.name = "vnd.vsmlist",
 	/* Bump whenever the bytecode of a command changes (2: member,
-	   3: membership) */
-	.version = 3,
+	   3: membership, 4: bounce) */
+	.version = 4,
 	.load = ext_vsmlist_load,
 	.unload = ext_vsmlist_unload,
 	.validator_load = ext_vsmlist_validator_load,
@@ -128,6 +129,7 @@ static bool ext_vsmlist_validator_load(const struct sieve_extension *ext,
 	sieve_validator_register_command(valdtr, ext, &distribute_command);
 	sieve_validator_register_command(valdtr, ext, &member_test);
 	sieve_validator_register_command(valdtr, ext, &membership_command);
+	sieve_validator_register_command(valdtr, ext, &bounce_command);
 	return TRUE;
 }
 

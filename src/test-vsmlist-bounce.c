@@ -6,9 +6,12 @@
 
 #include "lib.h"
 #include "array.h"
+#include "str.h"
 #include "istream.h"
 #include "smtp-address.h"
 #include "test-vsmlist.h"
+#include "vsmlist-transport.h"
+#include "vsmlist-compose.h"
 #include "vsmlist-bounce.h"
 
 #include <fcntl.h>
@@ -18,6 +21,37 @@
 #define T0 ((time_t)1796000000)
 
 static const char *test_dir;
+static const char *test_owner;
+
+/* What the list sent: "<mail from> <rcpt>: <message>" per transaction */
+static ARRAY_TYPE(const_string) test_sent;
+static pool_t test_sent_pool;
+
+static int
+test_send(void *context ATTR_UNUSED, const struct vsmlist_transaction *trans,
+	  struct vsmlist_rcpt_result *results,
+	  struct vsmlist_transaction_result *result_r ATTR_UNUSED)
+{
+	string_t *str = t_str_new(256);
+	const unsigned char *data;
+	const char *line;
+	size_t size;
+
+	str_printfa(str, "%s %s: ", smtp_address_encode(trans->mail_from),
+		    smtp_address_encode(trans->rcpts[0]));
+	while (i_stream_read_more(trans->input, &data, &size) > 0) {
+		str_append_data(str, data, size);
+		i_stream_skip(trans->input, size);
+	}
+	line = p_strdup(test_sent_pool, str_c(str));
+	array_push_back(&test_sent, &line);
+	results[0].status = VSMLIST_RCPT_SENT;
+	return 1;
+}
+
+static const struct vsmlist_transport test_transport = {
+	.send = test_send,
+};
 
 static void test_write(const char *name, const char *content)
 {
@@ -35,6 +69,7 @@ static const struct vsmlist_settings *test_settings(void)
 		"sieve_vsmlist_address", "friends@example.org",
 		"sieve_vsmlist_members", t_strconcat("file:", test_dir,
 						     "/members", NULL),
+		"sieve_vsmlist_owner", test_owner,
 		NULL
 	};
 	return test_vsmlist_settings(pairs);
@@ -67,6 +102,7 @@ test_bounce_input(struct istream *input, const char *rcpt, bool null_sender,
 	params.mail_from = null_sender ? NULL :
 		smtp_address_create(pool, "someone", "example.com");
 	params.rcpt_to = rcpt_to;
+	params.transport = &test_transport;
 	params.now = now;
 	params.event = event;
 	vsmlist_bounce(pool, &params, outcome_r);
@@ -221,13 +257,78 @@ static void test_bounce_forged_flood(void)
 	pool_unref(&pool);
 }
 
+static void test_bounce_notices(void)
+{
+	pool_t pool = pool_alloconly_create("test bounce", 4096);
+	struct vsmlist_bounce_outcome outcome;
+	struct istream *input;
+	const char *const *sent;
+	unsigned int day, count;
+
+	array_clear(&test_sent);
+	test_owner = "owner@example.org";
+
+	test_begin("bounce: a disabled member and the owner are told");
+	test_members("Ann.Smith@example.net\n");
+	for (day = 0; day < 5; day++) {
+		(void)test_bounce_sample("postfix-failed.eml",
+					 "friends+bounces@example.org",
+					 T0 + day * DAY, pool, &outcome);
+	}
+	test_assert(outcome.disabled == 1 && outcome.note == NULL);
+	sent = array_get(&test_sent, &count);
+	test_assert(count == 2);
+	if (count == 2) {
+		test_assert(str_begins(sent[0], "friends+bounces@example.org "
+				       "Ann.Smith@Example.NET: "));
+		test_assert(strstr(sent[0], "Auto-Submitted: auto-replied") !=
+			    NULL);
+		test_assert(strstr(sent[0], "friends+subscribe@example.org") !=
+			    NULL);
+		test_assert(str_begins(sent[1], "friends+bounces@example.org "
+				       "owner@example.org: "));
+		test_assert(strstr(sent[1], "doveadm vsmlist enable") != NULL);
+		test_assert(strstr(sent[1], "disabled after 5 bounces") != NULL);
+	}
+	test_end();
+
+	test_begin("bounce: what is no bounce goes to the owner as it came");
+	array_clear(&test_sent);
+	input = test_istream_create("From: someone@example.com\r\n"
+				    "Subject: a question\r\n\r\nhello\r\n");
+	test_assert(test_bounce_input(input, "friends+bounces@example.org",
+				      FALSE, T0, pool, &outcome) ==
+		    VSMLIST_BOUNCE_FORWARDED);
+	i_stream_unref(&input);
+	sent = array_get(&test_sent, &count);
+	test_assert(count == 1 &&
+		    str_begins(sent[0], "friends+bounces@example.org "
+			       "owner@example.org: X-Loop: "
+			       "friends@example.org\r\nFrom: "
+			       "someone@example.com\r\n"));
+	test_assert(vsmlist_bounce_outcome_result(&outcome) ==
+		    VSMLIST_BOUNCE_RESULT_HANDLED);
+	test_end();
+
+	test_owner = NULL;
+	pool_unref(&pool);
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_bounce_reports,
 		test_bounce_verp,
 		test_bounce_forged_flood,
+		test_bounce_notices,
 		NULL
 	};
-	return test_vsmlist_run_in_tmpdir(test_functions, &test_dir);
+	int ret;
+
+	vsmlist_compose_init();
+	test_sent_pool = pool_alloconly_create("test sent", 4096);
+	p_array_init(&test_sent, test_sent_pool, 8);
+	ret = test_vsmlist_run_in_tmpdir(test_functions, &test_dir);
+	pool_unref(&test_sent_pool);
+	return ret;
 }

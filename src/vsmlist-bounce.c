@@ -11,6 +11,9 @@
 #include "vsmlist-store.h"
 #include "vsmlist-dsn.h"
 #include "vsmlist-verp.h"
+#include "vsmlist-message.h"
+#include "vsmlist-reply.h"
+#include "vsmlist-transport.h"
 #include "vsmlist-bounce.h"
 
 struct bounce {
@@ -138,6 +141,120 @@ static int bounce_score_report(struct bounce *b)
 	return 0;
 }
 
+static void bounce_note(struct bounce *b, const char *note)
+{
+	struct vsmlist_bounce_outcome *outcome = b->outcome;
+
+	outcome->note = (outcome->note == NULL ? p_strdup(b->pool, note) :
+			 p_strdup_printf(b->pool, "%s; %s", outcome->note,
+					 note));
+}
+
+/* A short text from the list to one person; failures are noted */
+static void
+bounce_send_notice(struct bounce *b, const struct smtp_address *to,
+		   const char *subject, const char *text)
+{
+	struct vsmlist_reply reply;
+	const char *message, *message_id, *queue_id, *error;
+
+	i_zero(&reply);
+	reply.to = to;
+	reply.subject = subject;
+	reply.text = text;
+	reply.date = b->params->now;
+	message = vsmlist_reply_compose(b->set, &reply, &message_id);
+	if (vsmlist_reply_send(b->set, b->params->transport, to, message,
+			       &queue_id, &error) <= 0) {
+		bounce_note(b, t_strdup_printf("notice to %s not sent: %s",
+					       smtp_address_encode(to),
+					       error));
+	}
+}
+
+/* A member reached the threshold: tell them (at the address that fails,
+   knowing it may not arrive) and the owner */
+static void
+bounce_notify_disabled(struct bounce *b,
+		       const struct vsmlist_bounce_member *member)
+{
+	const struct vsmlist_settings *set = b->set;
+	const char *member_addr = smtp_address_encode(member->address);
+	const char *subscribe = smtp_address_encode(
+		vsmlist_settings_detail_address(pool_datastack_create(), set,
+						"subscribe"));
+
+	bounce_send_notice(b, member->address, t_strdup_printf(
+		"Your subscription to %s is on hold", set->name),
+		t_strdup_printf(
+		"Mail from the list %s <%s> to you (%s) has failed %u times.\n"
+		"The list sends you no more posts for now.\n\n"
+		"To get them again, write to %s (the list asks you to "
+		"confirm), or ask the list's owner.\n", set->name,
+		smtp_address_encode(set->address), member_addr,
+		member->score.points, subscribe));
+	if (set->owner == NULL)
+		return;
+	bounce_send_notice(b, set->owner, t_strdup_printf(
+		"%s: %s disabled after %u bounces", set->name, member_addr,
+		member->score.points), t_strdup_printf(
+		"The list %s <%s> no longer sends posts to %s: mail to it "
+		"failed %u times (the last: %s).\n\n"
+		"To send to it again: doveadm vsmlist enable -u %s %s\n",
+		set->name, smtp_address_encode(set->address), member_addr,
+		member->score.points, member->status != NULL ?
+		member->status : "a bounce to its VERP address",
+		smtp_address_encode(set->address), member_addr));
+}
+
+/* Forward what is no bounce to the owner, as it came, marked as the
+   list's own. Returns 1 forwarded, 0 with nobody to forward to, -1 when
+   the outcome is decided (the relay failed). */
+static int bounce_forward_to_owner(struct bounce *b, const char *reason)
+{
+	const struct vsmlist_bounce_params *params = b->params;
+	const struct vsmlist_settings *set = b->set;
+	struct vsmlist_transaction trans;
+	struct vsmlist_transaction_result result;
+	struct vsmlist_rcpt_result rcpt_result;
+	struct vsmlist_message_filter filter;
+	const struct smtp_address *rcpts[1];
+	int ret;
+
+	if (set->owner == NULL)
+		return 0;
+	if (params->transport == NULL) {
+		bounce_end(b, VSMLIST_BOUNCE_NOT_A_BOUNCE, t_strdup_printf(
+			"%s; not forwarded: %s", reason,
+			params->transport_error));
+		return -1;
+	}
+	i_zero(&filter);
+	i_zero(&trans);
+	i_zero(&result);
+	i_zero(&rcpt_result);
+	rcpts[0] = set->owner;
+	trans.mail_from = set->bounce_address;
+	trans.rcpts = rcpts;
+	trans.rcpt_count = 1;
+	i_stream_seek(params->input, 0);
+	trans.input = vsmlist_message_prepend(params->input, t_strdup_printf(
+		"X-Loop: %s\r\n", smtp_address_encode(set->address)),
+		&filter);
+	ret = params->transport->send(params->transport->context, &trans,
+				      &rcpt_result, &result);
+	i_stream_unref(&trans.input);
+	if (ret > 0 && rcpt_result.status == VSMLIST_RCPT_SENT)
+		return 1;
+	bounce_end(b, ret < 0 || rcpt_result.status == VSMLIST_RCPT_DEFERRED ?
+		   VSMLIST_BOUNCE_DEFERRED : VSMLIST_BOUNCE_NOT_A_BOUNCE,
+		   t_strdup_printf("%s; forwarding to the owner %s failed: %s",
+				   reason, smtp_address_encode(set->owner),
+				   result.error != NULL ? result.error :
+				   rcpt_result.reply));
+	return -1;
+}
+
 static bool bounce_counted_any(const struct vsmlist_bounce_outcome *outcome)
 {
 	const struct vsmlist_bounce_member *member;
@@ -148,6 +265,25 @@ static bool bounce_counted_any(const struct vsmlist_bounce_outcome *outcome)
 			return TRUE;
 	}
 	return FALSE;
+}
+
+/* Notices for the members this bounce disabled */
+static void bounce_notify(struct bounce *b)
+{
+	const struct vsmlist_bounce_member *member;
+
+	array_foreach(&b->outcome->members, member) {
+		if (member->score.result != VSMLIST_BOUNCE_SCORE_DISABLED)
+			continue;
+		if (b->params->transport == NULL) {
+			bounce_note(b, t_strdup_printf(
+				"no notice of %s sent: %s",
+				smtp_address_encode(member->address),
+				b->params->transport_error));
+			continue;
+		}
+		bounce_notify_disabled(b, member);
+	}
 }
 
 static void bounce_run(struct bounce *b)
@@ -178,9 +314,13 @@ static void bounce_run(struct bounce *b)
 	if (!b->dsn.is_report &&
 	    (outcome->verp_member == NULL ||
 	     (params->mail_from != NULL && b->dsn.bounce_sign == NULL))) {
-		bounce_end(b, VSMLIST_BOUNCE_NOT_A_BOUNCE,
-			   b->dsn.problem != NULL ? b->dsn.problem :
-			   "no delivery report and no VERP address");
+		reason = (b->dsn.problem != NULL ? b->dsn.problem :
+			  "no delivery report and no VERP address");
+		ret = bounce_forward_to_owner(b, reason);
+		if (ret >= 0) {
+			bounce_end(b, ret > 0 ? VSMLIST_BOUNCE_FORWARDED :
+				   VSMLIST_BOUNCE_NOT_A_BOUNCE, reason);
+		}
 		return;
 	}
 
@@ -207,6 +347,7 @@ static void bounce_run(struct bounce *b)
 	bounce_end(b, bounce_counted_any(outcome) ?
 		   VSMLIST_BOUNCE_SCORED : VSMLIST_BOUNCE_NOTHING_COUNTED,
 		   b->dsn.problem);
+	bounce_notify(b);
 }
 
 void vsmlist_bounce(pool_t pool, const struct vsmlist_bounce_params *params,
@@ -240,6 +381,7 @@ static const char *const bounce_status_names[] = {
 	[VSMLIST_BOUNCE_SCORED] = "scored",
 	[VSMLIST_BOUNCE_NOTHING_COUNTED] = "nothing_counted",
 	[VSMLIST_BOUNCE_AUTO_REPLY] = "auto_reply",
+	[VSMLIST_BOUNCE_FORWARDED] = "forwarded",
 	[VSMLIST_BOUNCE_NOT_A_BOUNCE] = "not_a_bounce",
 	[VSMLIST_BOUNCE_DEFERRED] = "deferred",
 	[VSMLIST_BOUNCE_INVALID_SETTINGS] = "invalid_settings",
@@ -317,13 +459,22 @@ vsmlist_bounce_outcome_log(const struct vsmlist_bounce_outcome *outcome,
 			str_printfa(str, " (%s)",
 				    str_sanitize(outcome->reason, 256));
 		}
+		if (outcome->note != NULL) {
+			str_printfa(str, "; %s",
+				    str_sanitize(outcome->note, 512));
+		}
 		return str_c(str);
 	case VSMLIST_BOUNCE_AUTO_REPLY:
 		return t_strdup_printf("automatic reply to %s ignored: %s",
 			outcome->list, str_sanitize(outcome->reason, 256));
+	case VSMLIST_BOUNCE_FORWARDED:
+		return t_strdup_printf("not a bounce for %s, forwarded to "
+			"the owner: %s", outcome->list,
+			str_sanitize(outcome->reason, 256));
 	case VSMLIST_BOUNCE_NOT_A_BOUNCE:
-		return t_strdup_printf("not a bounce for %s: %s",
-			outcome->list, str_sanitize(outcome->reason, 256));
+		return t_strdup_printf("not a bounce for %s (message kept): "
+			"%s", outcome->list,
+			str_sanitize(outcome->reason, 256));
 	case VSMLIST_BOUNCE_DEFERRED:
 		*error_r = TRUE;
 		return t_strdup_printf("bounce not processed: %s (temporary "
@@ -375,6 +526,8 @@ void vsmlist_bounce_outcome_event(const struct vsmlist_bounce_outcome *outcome,
 	event_add_int(event, "vsmlist_non_members", outcome->non_members);
 	if (outcome->envid != NULL)
 		event_add_str(event, "vsmlist_envid", outcome->envid);
+	if (outcome->note != NULL)
+		event_add_str(event, "vsmlist_note", outcome->note);
 	if (outcome->reason != NULL) {
 		event_add_str(event, outcome->status ==
 			      VSMLIST_BOUNCE_DEFERRED ||
@@ -382,4 +535,23 @@ void vsmlist_bounce_outcome_event(const struct vsmlist_bounce_outcome *outcome,
 			      VSMLIST_BOUNCE_INVALID_SETTINGS ?
 			      "error" : "vsmlist_reason", outcome->reason);
 	}
+}
+
+enum vsmlist_bounce_result
+vsmlist_bounce_outcome_result(const struct vsmlist_bounce_outcome *outcome)
+{
+	switch (outcome->status) {
+	case VSMLIST_BOUNCE_SCORED:
+	case VSMLIST_BOUNCE_NOTHING_COUNTED:
+	case VSMLIST_BOUNCE_AUTO_REPLY:
+	case VSMLIST_BOUNCE_FORWARDED:
+		return VSMLIST_BOUNCE_RESULT_HANDLED;
+	case VSMLIST_BOUNCE_NOT_A_BOUNCE:
+		return VSMLIST_BOUNCE_RESULT_KEEP;
+	case VSMLIST_BOUNCE_DEFERRED:
+		return VSMLIST_BOUNCE_RESULT_TEMPFAIL;
+	case VSMLIST_BOUNCE_INVALID_SETTINGS:
+		break;
+	}
+	return VSMLIST_BOUNCE_RESULT_FAILURE;
 }

@@ -7,6 +7,7 @@
 struct istream;
 struct smtp_address;
 struct vsmlist_settings;
+struct vsmlist_transport;
 
 /* What reached the bounce address (PRODUCT.md, the `bounce` action): a
    delivery report (RFC 3464; vsmlist-dsn), or a bounce to a VERP address
@@ -31,6 +32,10 @@ struct vsmlist_bounce_params {
 	const struct smtp_address *mail_from;
 	/* The bounce address it came to (VERP names the member) */
 	const struct smtp_address *rcpt_to;
+	/* How notices and forwards are sent (NULL: transport_error says
+	   why there is no way) */
+	const struct vsmlist_transport *transport;
+	const char *transport_error;
 	time_t now;
 	struct event *event;
 };
@@ -43,7 +48,9 @@ enum vsmlist_bounce_status {
 	VSMLIST_BOUNCE_NOTHING_COUNTED,
 	/* An automatic reply (vacation, out of office): nothing counted */
 	VSMLIST_BOUNCE_AUTO_REPLY,
-	/* Neither a report nor a VERP bounce: for the owner */
+	/* Neither a report nor a VERP bounce: forwarded to the owner */
+	VSMLIST_BOUNCE_FORWARDED,
+	/* The same without an owner: kept */
 	VSMLIST_BOUNCE_NOT_A_BOUNCE,
 	/* The store could not be changed, or the message read: retry */
 	VSMLIST_BOUNCE_DEFERRED,
@@ -79,7 +86,22 @@ struct vsmlist_bounce_outcome {
 	unsigned int recipients, hard_failures, non_members, skipped;
 	/* Members disabled by this report */
 	unsigned int disabled;
+	/* Notices that could not be sent (the scoring stands), for the
+	   log; NULL if none */
+	const char *note;
 };
+
+enum vsmlist_bounce_result {
+	/* Handled: no implicit keep */
+	VSMLIST_BOUNCE_RESULT_HANDLED = 0,
+	/* Kept where it was delivered */
+	VSMLIST_BOUNCE_RESULT_KEEP,
+	VSMLIST_BOUNCE_RESULT_TEMPFAIL,
+	/* The action failed: kept by the failure */
+	VSMLIST_BOUNCE_RESULT_FAILURE,
+};
+enum vsmlist_bounce_result
+vsmlist_bounce_outcome_result(const struct vsmlist_bounce_outcome *outcome);
 
 void vsmlist_bounce(pool_t pool, const struct vsmlist_bounce_params *params,
 		    struct vsmlist_bounce_outcome *outcome_r);
