@@ -1,0 +1,216 @@
+"""Bounces end to end behind a real Postfix (doc/vsmlist.md, "Bounces";
+doc/postfix.md, "Postfix and delivery status notifications"):
+
+    author --SMTP--> Postfix --LMTP--> Dovecot: friends@lists.example (README script)
+    the plugin --SMTP, DSN parameters--> Postfix list relay
+        --LMTP--> Dovecot: ann@members.example
+        --SMTP--> the sink for remote.example, which refuses carol
+    Postfix's delivery report --LMTP--> Dovecot: friends+bounces@lists.example -> bounce
+
+The sink refuses carol after Postfix accepted the copy, so Postfix itself
+writes the report (RFC 3464), to the envelope sender: the bounce address,
+or with VERP carol's own bounce address. The report names carol as the
+list addressed her (Original-Recipient from the plugin's ORCPT) and
+carries the post's id (Original-Envelope-Id from its ENVID).
+
+Five reports on five days disable carol. The test moves the clock by
+moving carol's recorded bounce dates a day back between posts (the state
+file beside the member file), instead of sleeping.
+"""
+
+import json
+import os
+import re
+import secrets
+import time
+
+import pytest
+
+import vsmstack
+from postfix_stack import Postfix
+from vsmstack import header_values, make_message
+
+pytestmark = pytest.mark.plugin
+
+LIST_DOMAIN = "lists.example"
+ANN = "ann@members.example"
+CAROL = "carol@remote.example"
+DAVE = "dave@remote.example"
+
+LIST_SCRIPT = """require ["vnd.vsmlist", "envelope", "subaddress", "fileinto", "mailbox"];
+
+if envelope :detail :matches "to" "bounces*" {
+    bounce;
+} elsif envelope :detail :matches "to" ["subscribe", "unsubscribe", "confirm-*"] {
+    membership;
+} elsif member {
+    distribute;
+    fileinto :create "Archive";
+} else {
+    fileinto :create "Moderation";
+}
+"""
+
+EXPORTER = vsmstack.EVENT_EXPORTER_CONF + """
+metric vsmlist_bounce {
+  exporter = vsmlist
+  exporter_include = name fields
+  filter = event=vsmlist_bounce_finished
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def bst():
+    ports = Postfix.reserve_ports()
+    st = vsmstack.Stack(plugin=True, mail_debug=False, protocols=("lmtp",),
+                        dkim_domains=["members.example"],
+                        dovecot_extra_conf=EXPORTER,
+                        plugin_settings={"sieve_vsmlist_dmarc": "none"},
+                        submission_port=ports["smtp_port"])
+    st.start()
+    postfix = None
+    try:
+        # the sink for remote.example refuses carol (after Postfix took
+        # the copy: Postfix writes the report)
+        st.relay.rcpt_hook = lambda addr: ("550 5.1.1 <carol@remote.example>: no such user"
+                                           if addr.lower().startswith("carol@") else None)
+        lists = ["friends@lists.example", "verp@lists.example"]
+        postfix = Postfix(st.workdir, st.dovecot.lmtp_port,
+                          virtual_domains=[LIST_DOMAIN, "members.example"],
+                          mailboxes=lists + [ANN],
+                          transports={"remote.example": f"smtp:[127.0.0.1]:{st.relay.port}"},
+                          **ports).start()
+        st.dovecot.add_user(ANN)
+        for lst, extra in (("friends@lists.example", {}),
+                           ("verp@lists.example", {"sieve_vsmlist_verp": "yes"})):
+            st.add_list(lst, members=[ANN, CAROL, DAVE], script=LIST_SCRIPT,
+                        sieve_vsmlist_owner="owner@remote.example",
+                        sieve_vsmlist_submission_host=f"127.0.0.1:{postfix.relay_port}",
+                        **extra)
+    except BaseException:
+        if postfix is not None:
+            postfix.stop()
+        st.stop()
+        raise
+    st.postfix = postfix
+    yield st
+    postfix.stop()
+    st.stop()
+
+
+def events(st, mark, name, n=1, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for line in st.dovecot.log_since(mark).splitlines():
+            m = re.search(r'(\{"event":"' + name + r'".*\})\s*$', line)
+            if m:
+                found.append(json.loads(m.group(1)).get("fields", {}))
+        if len(found) >= n or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
+
+
+def post(st, lst):
+    """A member's post through Postfix; returns its Message-ID once every
+    copy and every report it causes has left Postfix's queue."""
+    msg = make_message(from_addr=f"Ann <{ANN}>", to=lst,
+                       subject=f"post {secrets.token_hex(4)}")
+    assert st.postfix.send(msg, ANN, lst) == {}
+    st.postfix.wait_queue_empty(timeout=60)
+    return header_values(msg, "Message-ID")[0]
+
+
+def state_line(st, lst, member):
+    path = os.path.join(st.dovecot.home(lst), "vsmlist", "members.state")
+    if not os.path.exists(path):
+        return None
+    for line in open(path).read().splitlines():
+        if line.endswith(" " + member):
+            return line.split()
+    return None
+
+
+def age_bounces(st, lst, days=1):
+    """Move the recorded bounce dates back: the clock moves forward."""
+    path = os.path.join(st.dovecot.home(lst), "vsmlist", "members.state")
+    out = []
+    for line in open(path).read().splitlines():
+        f = line.split(" ")
+        if len(f) >= 5 and f[0] in ("enabled", "disabled"):
+            for i in (2, 3):
+                if f[i] != "0":
+                    f[i] = str(int(f[i]) - days * 86400)
+        out.append(" ".join(f))
+    with open(path + ".new", "w") as fh:
+        fh.write("\n".join(out) + "\n")
+    st_ = os.stat(path)
+    os.chown(path + ".new", st_.st_uid, st_.st_gid)
+    os.rename(path + ".new", path)
+
+
+@pytest.mark.parametrize("lst,verp", [("friends@lists.example", False),
+                                      ("verp@lists.example", True)],
+                         ids=["dsn", "verp"])
+def test_reports_score_and_disable_a_member(bst, lst, verp):
+    for day in range(1, 6):
+        bst.relay.clear()
+        mark = bst.dovecot.log_mark()
+        mid = post(bst, lst)
+        # Postfix wrote a report for carol, and the list counted it
+        # (on the fifth day the notice to carol bounces too: counted as
+        # nothing, she is disabled already)
+        evs = events(bst, mark, "vsmlist_bounce_finished", n=2 if day == 5 else 1)
+        assert len(evs) == (2 if day == 5 else 1), bst.postfix.log()[-3000:]
+        ev = evs[0]
+        if day == 5:
+            assert evs[1]["vsmlist_result"] == "nothing_counted"
+        assert ev["vsmlist_report"] == "yes"
+        assert ev["vsmlist_members"].lower() == CAROL
+        assert ev["vsmlist_status"] == "5.1.1"
+        assert int(ev["vsmlist_points"]) == day
+        # the plugin's DSN parameters came back in Postfix's report
+        assert ev["vsmlist_envid"] == mid.strip("<>")
+        if verp:
+            assert ev["vsmlist_verp_member"].lower() == CAROL
+            assert ev["rcpt_to"].lower() == f"verp+bounces-carol=remote.example@{LIST_DOMAIN}"
+        else:
+            assert ev["rcpt_to"] == lst.replace("@", "+bounces@")
+        # the others got it
+        got = [r.lower() for r in bst.relay.recipients()]
+        assert DAVE in got
+        if day < 5:
+            assert state_line(bst, lst, CAROL)[0] == "enabled"
+            age_bounces(bst, lst)
+    assert int(ev["vsmlist_disabled"]) == 1
+    state = state_line(bst, lst, CAROL)
+    assert state[0] == "disabled" and state[1] == "5", state
+    # carol was told (at the address that fails) and the owner too
+    notices = [t for t in bst.relay.snapshot() if "owner@remote.example" in t.rcpt_tos]
+    assert notices and b"disabled after 5 bounces" in notices[-1].data
+
+    # the next post goes to everybody but carol
+    bst.relay.clear()
+    mark = bst.dovecot.log_mark()
+    post(bst, lst)
+    got = [r.lower() for r in bst.relay.recipients()]
+    assert DAVE in got and CAROL not in got
+    lines = bst.dovecot.wait_log(mark, r"1 disabled member\(s\) left out")
+    assert lines, bst.dovecot.log_since(mark)[-3000:]
+
+
+def test_mail_to_the_bounce_address_is_not_a_post(bst):
+    """An ordinary message to the bounce address goes to the owner, never
+    to the members."""
+    bst.relay.clear()
+    mark = bst.dovecot.log_mark()
+    msg = make_message(from_addr="Someone <someone@remote.example>",
+                       to="friends+bounces@lists.example", subject="a question")
+    assert bst.postfix.send(msg, "someone@remote.example",
+                            "friends+bounces@lists.example") == {}
+    bst.postfix.wait_queue_empty(timeout=60)
+    ev = events(bst, mark, "vsmlist_bounce_finished")[0]
+    assert ev["vsmlist_result"] == "forwarded"
+    rcpts = [r.lower() for r in bst.relay.recipients()]
+    assert rcpts == ["owner@remote.example"], rcpts

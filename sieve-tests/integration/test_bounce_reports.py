@@ -1,0 +1,129 @@
+"""Bad and odd delivery reports at the bounce address, over LMTP
+(doc/vsmlist.md, "Bounces"): the report samples of sieve-tests/dsn/ and
+generated ones (10,000 recipient blocks, a report for the list's own
+address, a forged flood for a member who is fine). Each has a defined
+outcome (one vsmlist_bounce_finished event, LMTP 250 or 4xx), never a
+crash, and no report disables a member faster than one point a day.
+"""
+
+import glob
+import json
+import os
+import re
+import time
+
+import pytest
+
+import vsmstack
+
+pytestmark = pytest.mark.plugin
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLES = sorted(glob.glob(os.path.join(HERE, "..", "dsn", "*.eml")))
+LIST = "rep@example.org"
+BOUNCE = "rep+bounces@example.org"
+MEMBERS = ["Ann.Smith@example.net", "ann@example.net", "gina@qmail.example",
+           "carol@slow.example"]
+
+EXPORTER = vsmstack.EVENT_EXPORTER_CONF + """
+metric vsmlist_bounce {
+  exporter = vsmlist
+  exporter_include = name fields
+  filter = event=vsmlist_bounce_finished
+}
+"""
+
+SCRIPT = 'require "vnd.vsmlist";\nbounce;\n'
+
+
+@pytest.fixture(scope="module")
+def rst():
+    st = vsmstack.Stack(plugin=True, mail_debug=False,
+                        dovecot_extra_conf=EXPORTER)
+    st.start()
+    st.add_list(LIST, MEMBERS, script=SCRIPT)
+    yield st
+    st.stop()
+
+
+def deliver(st, data, rcpt=BOUNCE, sender="<>"):
+    mark = st.dovecot.log_mark()
+    res = st.dovecot.deliver(data, sender, [rcpt])
+    code = res.code(rcpt)
+    assert code == 250 or 400 <= code < 500, res
+    deadline = time.monotonic() + 10
+    while True:
+        found = []
+        for line in st.dovecot.log_since(mark).splitlines():
+            m = re.search(r'(\{"event":"vsmlist_bounce_finished".*\})\s*$', line)
+            if m:
+                found.append(json.loads(m.group(1))["fields"])
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    log = st.dovecot.log_since(mark)
+    assert not re.search(r"\b(Panic|Fatal):", log), log[-3000:]
+    assert len(found) == 1, log[-3000:]
+    return code, found[0]
+
+
+def report(recipients, status="5.1.1", action="failed"):
+    blocks = "".join(f"Final-Recipient: rfc822; {r}\r\nAction: {action}\r\n"
+                     f"Status: {status}\r\n\r\n" for r in recipients)
+    return ("From: MAILER-DAEMON@mx.example\r\nTo: " + BOUNCE + "\r\n"
+            "Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/report; report-type=delivery-status;"
+            " boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+            "failed\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example\r\n\r\n" + blocks +
+            "--B--\r\n").encode()
+
+
+@pytest.mark.parametrize("sample", [os.path.basename(s) for s in SAMPLES])
+def test_sample_report_has_a_defined_outcome(rst, sample):
+    with open(os.path.join(HERE, "..", "dsn", sample), "rb") as f:
+        data = f.read()
+    code, ev = deliver(rst, data)
+    assert ev["vsmlist_result"] in ("scored", "nothing_counted", "auto_reply",
+                                    "not_a_bounce", "forwarded")
+
+
+def test_ten_thousand_recipient_blocks(rst):
+    rcpts = [f"user{i}@example.com" for i in range(10000)] + ["ann@example.net"]
+    code, ev = deliver(rst, report(rcpts))
+    assert code == 250
+    # the parser reads at most 1,000 blocks: the member after them is not
+    # among the ones looked at, and nothing else is a member
+    assert ev["vsmlist_result"] == "nothing_counted"
+    assert int(ev["vsmlist_non_members"]) == 1000
+
+
+def test_report_for_the_list_itself(rst):
+    code, ev = deliver(rst, report([LIST]))
+    assert ev["vsmlist_result"] == "nothing_counted"
+    assert int(ev["vsmlist_non_members"]) == 1
+
+
+def test_malformed_statuses_count_nothing(rst):
+    for status in ("5.1", "9.9.9", "5.1.1.1", "abc", ""):
+        code, ev = deliver(rst, report(["carol@slow.example"], status=status))
+        assert ev["vsmlist_result"] == "nothing_counted", status
+
+
+def test_forged_flood_for_a_member_who_is_fine(rst):
+    """Fifty forged reports in a row for ann: one point, not disabled."""
+    for _ in range(50):
+        code, ev = deliver(rst, report(["ann@example.net"]))
+    assert int(ev["vsmlist_points"]) == 1
+    assert int(ev["vsmlist_disabled"]) == 0
+    path = os.path.join(rst.dovecot.home(LIST), "vsmlist", "members.state")
+    line = [l for l in open(path).read().splitlines() if l.endswith(" ann@example.net")]
+    assert line and line[0].startswith("enabled 1 ")
+
+
+def test_truncated_and_binary_reports(rst):
+    cut = report(["ann@example.net", "gina@qmail.example"])[:-60]
+    code, ev = deliver(rst, cut)
+    assert ev["vsmlist_result"] in ("scored", "nothing_counted")
+    code, ev = deliver(rst, report(["a\x00b@example.net", "\xff@x"]).replace(b"\\x00", b"\0"))
+    assert ev["vsmlist_result"] == "nothing_counted"
