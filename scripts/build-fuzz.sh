@@ -18,42 +18,47 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 libs="-L/usr/lib/dovecot -Wl,-rpath,/usr/lib/dovecot -ldovecot
 	$(pkg-config --libs libidn2 libpsl gmime-3.0) -lldns"
 
+# Every target links the whole library as a static archive, so the linker
+# picks what each needs: no hand-kept source lists to fall out of date.
+lib_sources=$(sed -n '/^libvsmlist_la_SOURCES/,/^[^	]/p' src/Makefile.am |
+	grep -o 'vsmlist-[a-z0-9-]*\.c')
+mkdir -p "$out/obj"
+objs=
+changed=
+for src in $lib_sources; do
+	obj="$out/obj/${src%.c}.o"
+	if [ ! -f "$obj" ] || [ -n "$(find "src/$src" src/*.h -newer "$obj" |
+		head -n 1)" ]; then
+		# shellcheck disable=SC2086
+		clang $cflags -c -o "$obj" "src/$src"
+		changed=yes
+	fi
+	objs="$objs $obj"
+done
+archive="$out/libvsmlist-fuzz.a"
+if [ -n "$changed" ] || [ ! -f "$archive" ]; then
+	# shellcheck disable=SC2086
+	rm -f "$archive" && ar rcs "$archive" $objs
+fi
+
 build() {
 	target=$1
-	shift
 	if [ -x "$out/$target" ]; then
-		newer=$(find "src/$target.c" "$@" src/*.h -newer "$out/$target" |
+		newer=$(find "src/$target.c" "$archive" -newer "$out/$target" |
 			head -n 1)
 		[ -z "$newer" ] && return 0
 	fi
 	# shellcheck disable=SC2086
-	clang $cflags -o "$out/$target" "src/$target.c" "$@" $libs
+	clang $cflags -o "$out/$target" "src/$target.c" "$archive" $libs
 }
 
-build fuzz-vsmlist-dmarc-record src/vsmlist-dmarc-record.c
-build fuzz-vsmlist-author src/vsmlist-author.c
-build fuzz-vsmlist-dns-reply src/vsmlist-dns-reply.c
-build fuzz-vsmlist-dns-cache src/vsmlist-dns-cache.c \
-	src/vsmlist-dmarc-record.c
-build fuzz-vsmlist-store-file src/vsmlist-store-parse.c \
-	src/vsmlist-store.c src/vsmlist-store-file.c src/vsmlist-rewrite.c
-build fuzz-vsmlist-dsn src/vsmlist-dsn.c src/vsmlist-dsn-fields.c src/vsmlist-verp.c
-build fuzz-vsmlist-dkim src/vsmlist-dkim.c
-build fuzz-vsmlist-progress src/vsmlist-progress.c
-# Membership requests: the detail, the Subject, the requester
-build fuzz-vsmlist-membership src/vsmlist-membership-request.c \
-	src/vsmlist-settings.c src/vsmlist-settings-file.c \
-	src/vsmlist-author.c src/vsmlist-store.c \
-	src/vsmlist-store-parse.c src/vsmlist-store-file.c \
-	src/vsmlist-rewrite.c
-# The post path: everything from the header to the copy
-build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-settings-file.c \
-	src/vsmlist-members.c \
-	src/vsmlist-guard.c src/vsmlist-message.c src/vsmlist-transport.c \
-	src/vsmlist-fanout.c src/vsmlist-progress.c src/vsmlist-author.c \
-	src/vsmlist-dmarc-record.c src/vsmlist-dmarc.c \
-	src/vsmlist-dns-reply.c src/vsmlist-dns.c src/vsmlist-dns-cache.c \
-	src/vsmlist-policy.c src/vsmlist-decision.c src/vsmlist-dkim.c \
-	src/vsmlist-compose.c src/vsmlist-post.c src/vsmlist-distribute.c \
-	src/vsmlist-distribute-outcome.c src/vsmlist-store.c \
-	src/vsmlist-store-parse.c src/vsmlist-store-file.c src/vsmlist-rewrite.c
+build fuzz-vsmlist-dmarc-record
+build fuzz-vsmlist-author
+build fuzz-vsmlist-dns-reply
+build fuzz-vsmlist-dns-cache
+build fuzz-vsmlist-store-file
+build fuzz-vsmlist-dsn
+build fuzz-vsmlist-dkim
+build fuzz-vsmlist-progress
+build fuzz-vsmlist-membership
+build fuzz-vsmlist-post
