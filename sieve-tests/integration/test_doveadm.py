@@ -361,10 +361,15 @@ def test_concurrent_changes(dst):
 
 def test_delivery_sees_doveadm_changes(dst):
     """The Sieve plugin and doveadm share the store: a post reaches the
-    member doveadm added, and not the one it removed."""
+    member doveadm added, not the one it removed, and a disabled member
+    again once doveadm enabled it."""
     lst = "deliver@lists.example"
-    dst.add_list(lst, members=["alice@example.net", "bob@example.org"],
+    dst.add_list(lst, members=["alice@example.net", "bob@example.org",
+                               "dora@example.org"],
                  script=DISTRIBUTE)
+    dst.dovecot.write_user_file(
+        lst, "vsmlist/members.state",
+        "vsmlist-state 1\ndisabled 5 1767225600 1767225600 dora@example.org\n")
     assert vsmlist(dst, "subscribe", "-u", lst, "carol@example.com").returncode == 0
     assert vsmlist(dst, "unsubscribe", "-u", lst, "bob@example.org").returncode == 0
     r = dst.dovecot.deliver(make_message(to=lst), "author@author.example", [lst])
@@ -372,6 +377,15 @@ def test_delivery_sees_doveadm_changes(dst):
     dst.relay.wait_for(1)
     assert sorted(dst.relay.recipients()) == ["alice@example.net",
                                               "carol@example.com"]
+
+    dst.relay.clear()
+    assert vsmlist(dst, "enable", "-u", lst, "dora@example.org").returncode == 0
+    r = dst.dovecot.deliver(make_message(to=lst), "author@author.example", [lst])
+    assert r.code(lst) == 250, r.text(lst)
+    dst.relay.wait_for(1)
+    assert sorted(dst.relay.recipients()) == ["alice@example.net",
+                                              "carol@example.com",
+                                              "dora@example.org"]
 
 
 def test_http_api(dst):
