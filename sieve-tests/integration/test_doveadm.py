@@ -316,6 +316,16 @@ def test_per_user_members_setting(dst):
     assert not os.path.exists(members_path(dst, lst))
 
 
+def test_settings_file_applies(dst):
+    """The list's settings file (~/vsmlist/settings) applies as for a
+    delivery"""
+    lst = new_list(dst, None)
+    dst.dovecot.write_user_file(lst, "vsmlist/settings",
+                                "sieve_vsmlist_members = file:~/lists/from-file\n")
+    dst.dovecot.write_user_file(lst, "lists/from-file", "fay@example.net\n")
+    assert members(dst, lst) == [("fay@example.net", "enabled", 0)]
+
+
 def test_held_lock_exits_75(dst):
     """A change waits for the store's dotlock (10 s), then fails
     temporarily; the addresses after the failed one are not tried, and
