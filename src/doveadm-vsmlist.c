@@ -17,6 +17,7 @@
 
 #include "vsmlist-settings.h"
 #include "vsmlist-store.h"
+#include "vsmlist-membership.h"
 
 #include <sysexits.h>
 
@@ -167,19 +168,22 @@ vsmlist_cmd_members(struct vsmlist_cmd_context *ctx,
 	return 0;
 }
 
-/* Addresses that would make a list mail itself are refused before
-   anything changes, as a typo is */
+/* An address a membership request could not make a member of (the
+   list's own, which would make it mail itself; a local part over 64
+   octets) is refused before anything changes, as a typo is */
 static bool
 vsmlist_cmd_check_addresses(struct vsmlist_cmd_context *ctx,
 			    const struct vsmlist_settings *set)
 {
 	const struct smtp_address *address;
+	const char *reason;
 
 	array_foreach_elem(&ctx->addresses, address) {
-		if (vsmlist_settings_is_list_address(set, address)) {
-			i_error("vsmlist: %s is the list's own address "
+		if (!vsmlist_membership_address_usable(set, address,
+						       &reason)) {
+			i_error("vsmlist: Invalid address '%s': %s "
 				"(nothing changed)",
-				smtp_address_encode(address));
+				smtp_address_encode(address), reason);
 			doveadm_mail_failed_error(&ctx->ctx,
 						  MAIL_ERROR_PARAMS);
 			return FALSE;
@@ -301,12 +305,9 @@ vsmlist_cmd_parse_address(pool_t pool, const char *arg, const char **error_r)
 				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
 				    &address, error_r) < 0)
 		return NULL;
+	/* The rest is checked with the list's settings (run()) */
 	if (address->localpart == NULL || address->domain == NULL) {
 		*error_r = "not a mailbox address with a domain";
-		return NULL;
-	}
-	if (vsmlist_store_address_key(address) == NULL) {
-		*error_r = "SMTP cannot carry its local part";
 		return NULL;
 	}
 	return address;

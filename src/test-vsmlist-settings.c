@@ -506,44 +506,6 @@ static void test_settings_file(void)
 	test_end();
 }
 
-static bool test_is_list_address(const struct vsmlist_settings *set,
-				  const char *address)
-{
-	struct smtp_address *parsed;
-
-	if (smtp_address_parse_path(pool_datastack_create(), address,
-				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
-				    &parsed, NULL) < 0)
-		i_unreached();
-	return vsmlist_settings_is_list_address(set, parsed);
-}
-
-static void test_settings_list_address(void)
-{
-	static const char *const bounce[] = {
-		"sieve_vsmlist_bounce_address", "owner@bounces.example", NULL };
-	const struct vsmlist_settings *set;
-	const char *error;
-
-	test_begin("settings: the list's own addresses");
-	test_assert(test_load("friends@Lists.example", "+-", bounce,
-			      &set, &error) == 0);
-	test_assert(test_is_list_address(set, "friends@lists.example"));
-	test_assert(test_is_list_address(set, "FRIENDS@LISTS.EXAMPLE"));
-	test_assert(test_is_list_address(set,
-					 "friends+subscribe@lists.example"));
-	test_assert(test_is_list_address(set,
-		"friends-bounces-a=b.example@lists.example"));
-	test_assert(test_is_list_address(set, "owner@bounces.example"));
-	test_assert(test_is_list_address(set, "owner+x@Bounces.example"));
-	/* Only the local part itself or a detail after it */
-	test_assert(!test_is_list_address(set, "friendship@lists.example"));
-	test_assert(!test_is_list_address(set, "friends@other.example"));
-	test_assert(!test_is_list_address(set, "friends.x@lists.example"));
-	test_assert(!test_is_list_address(set, "owner@lists.example"));
-	test_end();
-}
-
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -555,7 +517,6 @@ int main(void)
 		test_settings_fanout,
 		test_settings_membership,
 		test_settings_file,
-		test_settings_list_address,
 		NULL
 	};
 	return test_run(test_functions);

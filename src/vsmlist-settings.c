@@ -214,34 +214,6 @@ const char *vsmlist_domain_list_match(const char *const *list,
 	return best;
 }
 
-/* address is base, or base with a detail (its local part followed by one
-   of the delimiters), compared as store keys compare: case-insensitive */
-static bool
-vsmlist_address_is_or_extends(const struct smtp_address *address,
-			      const struct smtp_address *base,
-			      const char *delimiters)
-{
-	size_t len = strlen(base->localpart);
-
-	if (base->domain == NULL ||
-	    strcasecmp(address->domain, base->domain) != 0 ||
-	    strncasecmp(address->localpart, base->localpart, len) != 0)
-		return FALSE;
-	return address->localpart[len] == '\0' ||
-		strchr(delimiters, address->localpart[len]) != NULL;
-}
-
-bool vsmlist_settings_is_list_address(const struct vsmlist_settings *set,
-				      const struct smtp_address *address)
-{
-	if (address->localpart == NULL || address->domain == NULL)
-		return FALSE;
-	return vsmlist_address_is_or_extends(address, set->address,
-					     set->recipient_delimiter) ||
-		vsmlist_address_is_or_extends(address, set->bounce_address,
-					      set->recipient_delimiter);
-}
-
 /* A keyword setting: index of the value in the NULL-terminated names[],
    case-insensitive; absent: the first */
 static int

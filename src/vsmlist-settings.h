@@ -197,11 +197,6 @@ vsmlist_settings_detail_address(pool_t pool,
 /* "<mailto:...>" of an address, with what a URI cannot hold
    percent-encoded (RFC 6068) */
 const char *vsmlist_mailto_uri(const struct smtp_address *address);
-/* TRUE when address is one of the list's own: its posting or bounce
-   address, or either with a detail (list+subscribe@, VERP senders). Such
-   an address is never a member: a post to it would come back. */
-bool vsmlist_settings_is_list_address(const struct vsmlist_settings *set,
-				      const struct smtp_address *address);
 
 /* Read and validate the settings. Returns 0 on success, -1 with an error
    naming the offending setting. */
