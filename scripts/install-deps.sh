@@ -19,6 +19,7 @@ packages="
 	libidn2-dev clang libclang-rt-14-dev
 	libasan8 libubsan1 llvm
 	dnsmasq-base postfix swaks openssl opendkim opendkim-tools
+	util-linux mount
 	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
 	python3-spf python3-authheaders python3-publicsuffix2
 	debhelper dh-autoreconf fakeroot lintian debootstrap zstd git

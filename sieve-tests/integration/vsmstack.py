@@ -34,6 +34,7 @@ import base64
 import contextlib
 import email.utils
 import glob
+import json
 import os
 import pwd
 import re
@@ -46,6 +47,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -59,6 +62,7 @@ import sanitize
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGIN_SO = "lib90_sieve_vsmlist_plugin.so"
+DOVEADM_PLUGIN_SO = "lib10_doveadm_vsmlist_plugin.so"
 MAIL_USER = "vsmlist-test"
 
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -67,6 +71,9 @@ DOVEADM = "/usr/bin/doveadm"
 OPENSSL = "/usr/bin/openssl"
 DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 SIEVE_MODULE_DIR = "/usr/lib/dovecot/modules/sieve"
+# doveadm loads modules from this compiled-in directory only
+DOVEADM_MODULE_DIR = "/usr/lib/dovecot/modules/doveadm"
+UNSHARE = "/usr/bin/unshare"
 
 
 class StackError(RuntimeError):
@@ -821,7 +828,9 @@ class Dovecot:
                  extra_conf: str = "",
                  hostname: str = "mx.lists.example",
                  mail_user: str = MAIL_USER,
-                 sanitizer_options: Optional[Dict[str, str]] = None):
+                 sanitizer_options: Optional[Dict[str, str]] = None,
+                 doveadm_plugin: bool = False,
+                 doveadm_http: bool = False):
         self.workdir = workdir
         self.relay_port = relay_port
         self.plugin = plugin
@@ -847,6 +856,14 @@ class Dovecot:
         # Dovecot's own submission service (protocols has "submission")
         self.submission_listener_port: Optional[int] = None
         self.plugin_dir: Optional[str] = None
+        # doveadm vsmlist: the master (doveadm's HTTP server) and every
+        # doveadm() call run in a mount namespace where this directory is
+        # doveadm's module directory
+        self.doveadm_plugin = doveadm_plugin
+        self.doveadm_module_dir: Optional[str] = None
+        self.doveadm_http = doveadm_http
+        self.doveadm_http_port: Optional[int] = None
+        self.doveadm_api_key = secrets.token_hex(16)
         self.users: Dict[str, Dict[str, str]] = {}
         self.proc: Optional[subprocess.Popen] = None
         # the sanitizer mode: where Dovecot's processes write their reports
@@ -895,6 +912,56 @@ class Dovecot:
         self.plugin_source_dir = src
         return dst
 
+    def _install_doveadm_plugin(self) -> str:
+        """doveadm's module directory for this instance: copies of the
+        system's doveadm plugins (doveadm sieve ...) and ours. Copies, not
+        links: the directory is mounted over the system's, which a link
+        would then point back into."""
+        src = self.find_plugin_dir(self.plugin_dir_src)
+        if src is None or not os.path.isfile(os.path.join(src, DOVEADM_PLUGIN_SO)):
+            raise StackError(f"{DOVEADM_PLUGIN_SO} not found (set VSMLIST_BUILD_DIR or build src/)")
+        dst = os.path.join(self.workdir, "doveadm-modules")
+        os.makedirs(dst, exist_ok=True)
+        os.chmod(dst, 0o755)
+        for so in glob.glob(os.path.join(DOVEADM_MODULE_DIR, "*.so")) + \
+                [os.path.join(src, DOVEADM_PLUGIN_SO)]:
+            target = os.path.join(dst, os.path.basename(so))
+            shutil.copy2(so, target)
+            os.chmod(target, 0o644)
+        return dst
+
+    def _tool_command(self, cmd: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+        """cmd (the master, doveadm) and its environment (tool_env()).
+        With doveadm_plugin it runs where DOVEADM_MODULE_DIR is the
+        instance's module directory: a private mount namespace (unshare(1)
+        makes its mounts private), so that the system and other processes
+        never see it. unshare and sh exec, so the PID is cmd's; they and
+        mount run without the sanitizer's preload, env(1) gives it to cmd
+        only."""
+        if self.doveadm_module_dir is None:
+            return list(cmd), self.tool_env()
+        preload = [] if not self.sanitizer_dir else [
+            "/usr/bin/env", *(f"{k}={v}" for k, v in sanitize.host_env(
+                self.sanitizer_dir, self.sanitizer_options).items())]
+        return [UNSHARE, "--mount", "--propagation", "private",
+                "/bin/sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+                "sh", self.doveadm_module_dir, DOVEADM_MODULE_DIR,
+                *preload, *cmd], dict(os.environ)
+
+    def _doveadm_server_executable(self) -> str:
+        """In the sanitizer mode, doveadm's server runs without leak checks:
+        it serves each request with the user's effective uid (a temporary
+        privilege drop), which leaves the process undumpable, and
+        LeakSanitizer cannot trace such a process at its exit (a "fatal
+        error" report). Memory errors are still checked there; the same
+        commands run by the doveadm CLI are leak-checked."""
+        if not self.sanitizer_dir:
+            return ""
+        options = dict(self.sanitizer_options, detect_leaks="0")
+        asan = sanitize.options(self.sanitizer_dir, options)["ASAN_OPTIONS"]
+        return (f"  executable = /usr/bin/env ASAN_OPTIONS={asan} "
+                "/usr/lib/dovecot/doveadm-server\n")
+
     def _conf(self) -> str:
         inet = lambda port: f"address = 127.0.0.1\n    port = {port}"
         plugin_lines = {
@@ -916,6 +983,15 @@ class Dovecot:
             limited = re.findall(r"service\s+(\S+)\s*\{[^}]*\bvsz_limit\b", self.extra_conf)
             unlimited = "".join(f"service {name} {{\n  vsz_limit = 0\n}}\n"
                                 for name in limited)
+        doveadm_http = ""
+        if self.doveadm_http:
+            doveadm_http = f"""doveadm_api_key = {self.doveadm_api_key}
+service doveadm {{
+  inet_listener http {{
+    {inet(self.doveadm_http_port)}
+  }}
+{self._doveadm_server_executable()}}}
+"""
         return f"""# generated by vsmstack.py
 {sanitizer}
 instance_name = {self.instance_name}
@@ -993,7 +1069,7 @@ protocol lda {{
 plugin {{
 {plugin_block}
 }}
-{self.extra_conf}
+{doveadm_http}{self.extra_conf}
 {unlimited}"""
 
     def _write_user(self, user: str) -> None:
@@ -1078,7 +1154,11 @@ plugin {{
             os.chmod(d, 0o755)
         if self.plugin:
             self.plugin_dir = self._install_plugin()
+        if self.doveadm_plugin:
+            self.doveadm_module_dir = self._install_doveadm_plugin()
         self.lmtp_port = self.lmtp_port or free_port()
+        if self.doveadm_http:
+            self.doveadm_http_port = self.doveadm_http_port or free_port()
         if "imap" in self.protocols:
             self.imap_port = self.imap_port or free_port()
         if "sieve" in self.protocols:
@@ -1093,12 +1173,14 @@ plugin {{
         if self.sanitizer_dir:
             sanitize.make_report_dir(self.sanitizer_dir)
             sanitize.REPORT_DIRS.add(self.sanitizer_dir)
-        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf_path],
-                                     stdin=subprocess.DEVNULL, env=self.tool_env(),
+        argv, env = self._tool_command([DOVECOT, "-F", "-c", self.conf_path])
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             wait_tcp("127.0.0.1", self.lmtp_port, timeout=15, proc=self.proc, banner=b"220")
             wait_unix(self.lmtp_socket, timeout=5, banner=b"220")
+            if self.doveadm_http:
+                wait_tcp("127.0.0.1", self.doveadm_http_port, timeout=5, proc=self.proc)
         except StackError as e:
             out = b""
             if self.proc.poll() is not None and self.proc.stdout:
@@ -1142,12 +1224,27 @@ plugin {{
 
     def doveadm(self, *args: str, input: Optional[bytes] = None,
                 check: bool = False) -> subprocess.CompletedProcess:
-        p = subprocess.run([DOVEADM, "-c", self.conf_path, *args], input=input,
-                           env=self.tool_env(), capture_output=True, timeout=60)
+        argv, env = self._tool_command([DOVEADM, "-c", self.conf_path, *args])
+        p = subprocess.run(argv, input=input, env=env, capture_output=True, timeout=60)
         if check and p.returncode != 0:
             raise StackError(f"doveadm {' '.join(args)} failed ({p.returncode}):\n"
                              f"{p.stdout.decode(errors='replace')}{p.stderr.decode(errors='replace')}")
         return p
+
+    def doveadm_api(self, commands: list) -> Tuple[int, object]:
+        """POST commands ([[name, {params}, tag], ...]) to doveadm's HTTP
+        API; returns the HTTP status and the decoded JSON answer."""
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.doveadm_http_port}/doveadm/v1",
+            data=json.dumps(commands).encode(), method="POST",
+            headers={"Content-Type": "application/json",
+                     "Authorization": "X-Dovecot-API " +
+                     base64.b64encode(self.doveadm_api_key.encode()).decode()})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
 
     def sieve_put(self, user: str, script: str, name: str = "main",
                   activate: bool = True) -> subprocess.CompletedProcess:
@@ -1416,8 +1513,12 @@ class Stack:
                  submission_port: Optional[int] = None,
                  dns_servers_setting: bool = True,
                  keep_tmp: Optional[bool] = None,
-                 sanitizer_options: Optional[Dict[str, str]] = None):
+                 sanitizer_options: Optional[Dict[str, str]] = None,
+                 doveadm_plugin: bool = False,
+                 doveadm_http: bool = False):
         self.plugin = plugin
+        self.doveadm_plugin = doveadm_plugin
+        self.doveadm_http = doveadm_http
         self.mail_debug = mail_debug
         self.dkim_domains = list(dkim_domains)
         self.txt_records = dict(txt_records or {})
@@ -1461,7 +1562,9 @@ class Stack:
                                    mail_debug=self.mail_debug, plugin_settings=settings,
                                    protocols=self.protocols,
                                    extra_conf=self.dovecot_extra_conf,
-                                   sanitizer_options=self.sanitizer_options)
+                                   sanitizer_options=self.sanitizer_options,
+                                   doveadm_plugin=self.doveadm_plugin,
+                                   doveadm_http=self.doveadm_http)
             self.dovecot.start()
         except BaseException:
             self.stop()

@@ -14,7 +14,9 @@ with apt. Then:
 * enabled the way the README tells an administrator, Dovecot started in
   the root (chroot: its own /etc, /run and /var; the package's files only)
   takes a post for a list over LMTP and the relay stand-in on the host's
-  loopback (vsmstack.Relay) receives it for every member.
+  loopback (vsmstack.Relay) receives it for every member;
+  doveadm vsmlist (the package's doveadm plugin) lists the members and
+  adds one.
 
 Run as root: /usr/bin/python3 -m pytest sieve-tests/package -v
 VSMLIST_KEEP_TMP=1 keeps the root (its Dovecot log: var/log/dovecot.log).
@@ -39,6 +41,7 @@ import vsmstack  # noqa: E402
 PACKAGE = "dovecot-sieve-vsmlist"
 CONF = "/etc/dovecot/conf.d/90-vsmlist.conf"
 PLUGIN = "/usr/lib/dovecot/modules/sieve/lib90_sieve_vsmlist_plugin.so"
+DOVEADM_PLUGIN = "/usr/lib/dovecot/modules/doveadm/lib10_doveadm_vsmlist_plugin.so"
 LIST = "friends@lists.example"
 MEMBERS = ["ann@members.example", "bob@members.example", "cy@other.example"]
 # the environment of every command in the root: nothing of the caller's
@@ -118,8 +121,9 @@ def test_lintian_reports_no_error(build):
 
 
 def test_files_are_where_dovecot_looks(root):
-    for name in (PLUGIN, "/usr/bin/vsmlist-dmarc",
+    for name in (PLUGIN, DOVEADM_PLUGIN, "/usr/bin/vsmlist-dmarc",
                  "/usr/share/man/man1/vsmlist-dmarc.1.gz",
+                 "/usr/share/man/man1/doveadm-vsmlist.1.gz",
                  f"/usr/share/doc/{PACKAGE}/README.gz",
                  f"/usr/share/doc/{PACKAGE}/vsmlist.md.gz",
                  f"/usr/share/doc/{PACKAGE}/copyright"):
@@ -202,6 +206,11 @@ def test_delivery_reaches_every_member(root):
                 refused = lmtp.sendmail("author@author.example", [LIST], post)
             assert refused == {}
             transactions = relay.wait_for(1)
+            # doveadm finds the package's doveadm plugin by itself
+            listed = root.run("doveadm", "-f", "tab", "vsmlist", "members",
+                              "-u", LIST).stdout.splitlines()
+            added = root.run("doveadm", "-f", "tab", "vsmlist", "subscribe",
+                             "-u", LIST, "dan@members.example").stdout.splitlines()
         finally:
             vsmstack.stop_pid(dovecot, timeout=15)
         log = root.file("/var/log/dovecot.log").read_text()
@@ -213,6 +222,11 @@ def test_delivery_reaches_every_member(root):
         assert sent.mail_from == "friends+bounces@lists.example"
         assert sent.header("Message-ID") == vsmstack.header_values(post, "Message-ID")
         assert sent.header("List-Id") == ["friends <friends.lists.example>"]
+        assert listed == ["address\tstate\tbounce_points\tlast_bounce"] + \
+            [f"{m}\tenabled\t0\t" for m in MEMBERS]
+        assert added == ["address\tresult", "dan@members.example\tadded"]
+        assert root.file("/var/vmail/friends/vsmlist/members").read_text() == \
+            "# the list's members\n" + "".join(m + "\n" for m in MEMBERS + ["dan@members.example"])
         assert f"distributed to {len(MEMBERS)} member(s) of {LIST}" in log
         # the list's own copy, by the script's fileinto
         archived = list(root.file("/var/vmail/friends/Maildir/.Archive/new").iterdir())
