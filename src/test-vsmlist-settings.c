@@ -3,6 +3,7 @@
 #include "lib.h"
 #include "smtp-address.h"
 #include "test-vsmlist.h"
+#include "vsmlist-store.h"
 
 static int
 test_load(const char *user, const char *delim, const char *const *pairs,
@@ -21,6 +22,7 @@ test_load(const char *user, const char *delim, const char *const *pairs,
 	env.user_email = user_email;
 	env.recipient_delimiter = delim;
 	env.home = "/home/l";
+	env.base_dir = "/run/dovecot";
 	env.lookup = test_vsmlist_lookup;
 	env.context = (void *)pairs;
 	return vsmlist_settings_load(pool_datastack_create(), &env, set_r,
@@ -306,6 +308,43 @@ static void test_settings_fanout(void)
 	test_end();
 }
 
+static void test_settings_store(void)
+{
+	static const char *const dict[] = {
+		"sieve_vsmlist_members", "dict:proxy::vsmlist",
+		"sieve_vsmlist_members_timeout", "2500ms",
+		NULL
+	};
+	static const char *const bad_timeout[] = {
+		"sieve_vsmlist_members_timeout", "0", NULL };
+	static const char *const none[] = { NULL };
+	struct vsmlist_store_settings store_set;
+	const struct vsmlist_settings *set;
+	struct event *event = event_create(NULL);
+	const char *error;
+
+	test_begin("settings: the member store's");
+	test_assert(test_load("l@example.org", NULL, none, &set, &error) == 0);
+	test_assert_strcmp(set->members, "file:/home/l/vsmlist/members");
+	test_assert(set->members_timeout_msecs == 30000);
+	test_assert(test_load("l@example.org", NULL, dict, &set, &error) == 0);
+	test_assert_strcmp(set->members, "dict:proxy::vsmlist");
+	test_assert(set->members_timeout_msecs == 2500);
+	vsmlist_settings_store(set, event, &store_set);
+	test_assert_strcmp(store_set.home, "/home/l");
+	test_assert_strcmp(store_set.base_dir, "/run/dovecot");
+	test_assert(store_set.timeout_msecs == 2500);
+	test_assert(store_set.event_parent == event);
+	test_assert(smtp_address_equals(store_set.list_address,
+					set->address));
+	test_assert(test_load("l@example.org", NULL, bad_timeout, &set,
+			      &error) < 0);
+	test_assert_strcmp(error, "sieve_vsmlist_members_timeout: must be "
+			   "longer than 0");
+	event_unref(&event);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -315,6 +354,7 @@ int main(void)
 		test_settings_mitigation,
 		test_settings_list_id,
 		test_settings_fanout,
+		test_settings_store,
 		NULL
 	};
 	return test_run(test_functions);

@@ -254,9 +254,7 @@ tst_member_get_set(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_FAILURE;
 	}
 
-	i_zero(&store_set);
-	store_set.list_address = extctx->set->address;
-	store_set.event_parent = renv->event;
+	vsmlist_settings_store(extctx->set, renv->event, &store_set);
 	new_cache = p_new(pool, struct tst_member_cache, 1);
 	ret = vsmlist_store_open(extctx->set->members, &store_set, &store,
 				 &error);

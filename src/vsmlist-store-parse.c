@@ -63,11 +63,38 @@ vsmlist_store_line_strip(const unsigned char *data, size_t size)
 	return t_str_trim(t_strndup(data, size), " \t\r");
 }
 
+int vsmlist_store_address_parse(pool_t pool, const char *text,
+				struct smtp_address **address_r,
+				const char **key_r, const char **error_r)
+{
+	struct smtp_address *address;
+	const char *key;
+
+	/* Parsed on the data stack: only a member's address takes memory
+	   from pool */
+	if (smtp_address_parse_path(pool_datastack_create(), text,
+				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
+				    &address, error_r) < 0)
+		return -1;
+	if (address->localpart == NULL || address->domain == NULL) {
+		*error_r = "Missing domain";
+		return -1;
+	}
+	/* Not expected of a parsed address, but the store is not ours */
+	key = vsmlist_store_address_key(address);
+	if (key == NULL) {
+		*error_r = "cannot be encoded";
+		return -1;
+	}
+	*address_r = smtp_address_clone(pool, address);
+	*key_r = p_strdup(pool, key);
+	return 0;
+}
+
 void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,
 			      size_t size, struct vsmlist_store_line *line)
 {
-	struct smtp_address *address;
-	const char *text, *key, *error;
+	const char *text;
 
 	line->address = NULL;
 	line->key = NULL;
@@ -86,28 +113,12 @@ void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,
 		line->type = VSMLIST_STORE_LINE_EMPTY;
 		return;
 	}
-	line->type = VSMLIST_STORE_LINE_INVALID;
-	/* Parsed on the data stack: only a member's address takes memory
-	   from pool */
-	if (smtp_address_parse_path(pool_datastack_create(), text,
-				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
-				    &address, &error) < 0) {
-		line->error = error;
-		return;
-	}
-	if (address->localpart == NULL || address->domain == NULL) {
-		line->error = "Missing domain";
-		return;
-	}
-	/* Not expected of a parsed address, but the file is not ours */
-	key = vsmlist_store_address_key(address);
-	if (key == NULL) {
-		line->error = "cannot be encoded";
+	if (vsmlist_store_address_parse(pool, text, &line->address,
+					&line->key, &line->error) < 0) {
+		line->type = VSMLIST_STORE_LINE_INVALID;
 		return;
 	}
 	line->type = VSMLIST_STORE_LINE_MEMBER;
-	line->address = smtp_address_clone(pool, address);
-	line->key = p_strdup(pool, key);
 }
 
 static void
