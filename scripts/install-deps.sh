@@ -12,7 +12,7 @@ fi
 packages="
 	build-essential autoconf automake libtool pkg-config dpkg-dev
 	dovecot-core dovecot-dev dovecot-lmtpd dovecot-imapd dovecot-sieve
-	dovecot-managesieved
+	dovecot-managesieved dovecot-pgsql postgresql
 	libldns-dev ldnsutils libgmime-3.0-dev libpsl-dev publicsuffix
 	libidn2-dev clang libclang-rt-14-dev
 	dnsmasq-base postfix swaks openssl opendkim opendkim-tools

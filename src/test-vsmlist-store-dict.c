@@ -236,6 +236,26 @@ static void test_store_dict_operations(void)
 	vsmlist_store_close(&store);
 }
 
+/* Run last against a remote dict: a member with state left behind, for
+   the caller to find in the database's columns */
+static void test_store_dict_leave_state(void)
+{
+	enum vsmlist_store_add_result result;
+	struct vsmlist_store *store = test_open();
+	unsigned int i, calls = 0;
+
+	test_begin("store dict: a member's state left in the dict");
+	test_clock = 1767225600;
+	test_assert(test_add(store, "kept@example.net", &result) == 1);
+	for (i = 0; i < 5; i++) {
+		test_clock += 86400;
+		test_assert(test_update(store, "kept@example.net",
+					test_bounce, &calls) == 1);
+	}
+	vsmlist_store_close(&store);
+	test_end();
+}
+
 static int test_open_error(const char *uri, const char **error_r)
 {
 	struct vsmlist_store_settings set;
@@ -460,6 +480,7 @@ int main(void)
 	};
 	static void (*const remote_functions[])(void) = {
 		test_store_dict_operations,
+		test_store_dict_leave_state,
 		NULL
 	};
 	const char *remote_uri = getenv("VSMLIST_TEST_DICT_URI");
