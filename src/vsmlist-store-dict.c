@@ -345,11 +345,12 @@ struct dict_store_read {
 	enum dict_store_column column;
 };
 
+/* Add one row's member to the set. Returns 1 when added, 0 when skipped
+   (invalid, or a second row of a member). */
 static int
-dict_store_read_row(const char *escaped_key, const char *const *values,
-		    struct dict_store_read *ctx, const char **error_r)
+dict_store_read_add(struct dict_store_read *ctx, const char *escaped_key,
+		    const char *const *values)
 {
-	struct vsmlist_store *store = &ctx->dstore->store;
 	struct vsmlist_member row, *member;
 	const char *error;
 	int ret;
@@ -369,7 +370,21 @@ dict_store_read_row(const char *escaped_key, const char *const *values,
 	if (member == NULL)
 		return 0;
 	*member = row;
-	if (++ctx->count > store->max_members) {
+	return 1;
+}
+
+static int
+dict_store_read_row(const char *escaped_key, const char *const *values,
+		    struct dict_store_read *ctx, const char **error_r)
+{
+	struct vsmlist_store *store = &ctx->dstore->store;
+	int ret;
+
+	/* Each row in a frame of its own: a list may have a million */
+	T_BEGIN {
+		ret = dict_store_read_add(ctx, escaped_key, values);
+	} T_END;
+	if (ret > 0 && ++ctx->count > store->max_members) {
 		*error_r = t_strdup_printf("more than %u members (the most "
 					   "a store may have)",
 					   store->max_members);
@@ -386,15 +401,17 @@ dict_store_read_column(const char *escaped_key, const char *const *values,
 	struct vsmlist_member *member;
 	const char *error;
 
-	member = vsmlist_member_set_lookup_modifiable(ctx->set,
-		dict_unescape_string(escaped_key));
-	/* A column without its member's row is a leftover: ignored */
-	if (member != NULL &&
-	    dict_store_parse_column(ctx->column, values[0], member,
-				    &error) < 0) {
-		dict_store_invalid_log(&ctx->invalid, escaped_key,
-			t_strconcat(error, " (ignored)", NULL));
-	}
+	T_BEGIN {
+		member = vsmlist_member_set_lookup_modifiable(ctx->set,
+			dict_unescape_string(escaped_key));
+		/* A column without its member's row is a leftover: ignored */
+		if (member != NULL &&
+		    dict_store_parse_column(ctx->column, values[0], member,
+					    &error) < 0) {
+			dict_store_invalid_log(&ctx->invalid, escaped_key,
+				t_strconcat(error, " (ignored)", NULL));
+		}
+	} T_END;
 	return 0;
 }
 

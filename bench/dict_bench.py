@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Member store benchmark: a list of 100,000 members in a file (file:) and
+in PostgreSQL through Dovecot's dict proxy (dict:proxy::vsmlist, the
+configuration of doc/dict.md), one LMTP delivery each, printed against
+each other:
+
+* read: a script whose `member` test reads every member (nothing sent):
+  the store's read and the LMTP delivery around it;
+* distribute: the post sent to every member (smtp-sink on loopback as the
+  relay, batches of 1000), the store read included.
+
+Wall time of the LMTP session (the median of --runs deliveries) and peak
+RSS (VmHWM) of the LMTP process that delivered it (a fresh one per
+delivery: service_count = 1); for dict:, the dict server's peak RSS over
+the whole run as well. Target: dict: under 2x the time of file:.
+
+Run as root after scripts/build.sh:
+
+    /usr/bin/python3 bench/dict_bench.py [--members 100000] [--runs 3]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import smtplib
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sieve-tests", "integration"))
+
+import fanout_bench  # noqa: E402
+import pgstack  # noqa: E402
+import vsmstack  # noqa: E402
+
+READ_SCRIPT = ('require "vnd.vsmlist";\n'
+               'if member :addresses "nobody@example.invalid" { discard; stop; }\n'
+               'keep;\n')
+DISTRIBUTE_SCRIPT = 'require "vnd.vsmlist";\ndistribute;\n'
+
+
+class DictBench(fanout_bench.Bench):
+    """fanout_bench's private Dovecot, with the dict "vsmlist" on pg"""
+
+    def __init__(self, workdir, sink, pg):
+        self.workdir = workdir
+        self.sink = sink
+        self.dovecot = vsmstack.Dovecot(
+            workdir, sink.port, plugin=True, mail_debug=False,
+            plugin_settings={"sieve_vsmlist_dmarc": "none",
+                             "sieve_vsmlist_batch_size": str(fanout_bench.BATCH)},
+            extra_conf="service lmtp {\n  service_count = 1\n}\n"
+            + pg.dict_config(workdir, "vsmlist-test"))
+        self.dovecot.start()
+
+    def add_list(self, user, members, script, store, pg):
+        fields = {"sieve_extensions": "+vnd.vsmlist",
+                  "sieve_global_extensions": "-vnd.vsmlist"}
+        if store == "dict":
+            fields["sieve_vsmlist_members"] = pgstack.DICT_URI
+        self.dovecot.add_user(user, **fields)
+        if store == "dict":
+            pg.sql(f"DELETE FROM vsmlist_member WHERE list = {pgstack.quote(user)}")
+            pg.copy_members(user, members)
+        else:
+            self.dovecot.write_user_file(user, "vsmlist/members",
+                                         "".join(m + "\n" for m in members))
+        self.dovecot.sieve_put(user, script)
+
+    def deliver_measured(self, user, msg):
+        """One LMTP session: (wall seconds, CPU seconds of the LMTP process,
+        its VmHWM kB, LMTP code, text)"""
+        mark = self.dovecot.log_mark()
+        start = time.monotonic()
+        conn = smtplib.LMTP("127.0.0.1", self.dovecot.lmtp_port, timeout=600)
+        try:
+            conn.ehlo("bench.test")
+            conn.mail(fanout_bench.AUTHOR)
+            conn.rcpt(user)
+            code, text = conn.data(msg)
+            wall = time.monotonic() - start
+            pids = re.findall(r"lmtp\((\d+)\): Info: Connect from",
+                              self.dovecot.log_since(mark))
+            cpu = rss = None
+            if pids:
+                with open(f"/proc/{pids[-1]}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                rss = self._lmtp_hwm(mark)
+            conn.quit()
+        finally:
+            conn.close()
+        return wall, cpu, rss, code, text.decode(errors="replace")
+
+    def dict_server_hwm(self):
+        """VmHWM (kB) of the dict server processes, the largest"""
+        master = str(self.dovecot.proc.pid)
+        best = None
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+                with open(f"/proc/{pid}/status") as f:
+                    status = f.read()
+            except OSError:
+                continue
+            if not cmd.startswith(b"dovecot/dict"):
+                continue
+            if re.search(r"^PPid:\s+(\d+)", status, re.M).group(1) != master:
+                continue
+            m = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if m:
+                best = max(best or 0, int(m.group(1)))
+        return best
+
+
+def measure(bench, pg, store, what, members, runs):
+    user = f"{what}-{store}@lists.example"
+    bench.add_list(user, members,
+                   READ_SCRIPT if what == "read" else DISTRIBUTE_SCRIPT, store, pg)
+    walls, cpus, rsss = [], [], []
+    for _ in range(runs):
+        mark = bench.dovecot.log_mark()
+        wall, cpu, rss, code, text = bench.deliver_measured(
+            user, fanout_bench.make_post(user))
+        if code != 250:
+            sys.exit(f"{user}: LMTP {code} {text}\n{bench.log_since(mark)[-3000:]}")
+        if what == "distribute":
+            m = re.search(r"distributed to (\d+) member", bench.log_since(mark))
+            if not m or int(m.group(1)) != len(members):
+                sys.exit(f"{user}: incomplete: {m.group(0) if m else 'no log line'}")
+        walls.append(wall)
+        cpus.append(cpu or 0)
+        rsss.append(rss or 0)
+    return statistics.median(walls), statistics.median(cpus), max(rsss)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--members", type=int, default=100000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root (private Dovecot, PostgreSQL, smtp-sink)")
+
+    workdir = tempfile.mkdtemp(prefix="vsmdictbench", dir="/tmp")
+    os.chmod(workdir, 0o755)
+    members = [f"m{i:06d}@example{i % 10}.net" for i in range(args.members)]
+    os.makedirs(os.path.join(workdir, "pg"))
+    pg = pgstack.Postgres(os.path.join(workdir, "pg"))
+    sink = bench = None
+    results = {}
+    try:
+        pg.start()
+        sink = fanout_bench.Sink(workdir)
+        bench = DictBench(workdir, sink, pg)
+        for what in ("read", "distribute"):
+            for store in ("file", "dict"):
+                results[(what, store)] = measure(bench, pg, store, what, members,
+                                                 args.runs)
+                print(f"... {what} {store} done", file=sys.stderr)
+        dict_hwm = bench.dict_server_hwm()
+    finally:
+        if bench is not None:
+            bench.stop()
+        if sink is not None:
+            sink.stop()
+        pg.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"{args.members:,} members, one 4 KB post, median of {args.runs} LMTP "
+          f"deliveries, {os.cpu_count()} CPU(s); relay smtp-sink on 127.0.0.1\n")
+    head = ["delivery", "store", "wall time", "LMTP CPU time", "LMTP peak RSS"]
+    lines = [head]
+    for what in ("read", "distribute"):
+        for store in ("file", "dict"):
+            wall, cpu, rss = results[(what, store)]
+            lines.append([what, store + ":", fanout_bench.fmt_time(wall),
+                          fanout_bench.fmt_time(cpu), fanout_bench.fmt_rss(rss)])
+    widths = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    for i, l in enumerate(lines):
+        print("  ".join(c.ljust(w) for c, w in zip(l, widths)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"\ndict server peak RSS over the run: {fanout_bench.fmt_rss(dict_hwm)}")
+    ok = True
+    for what in ("read", "distribute"):
+        (fw, fc, _), (dw, dc, _) = results[(what, "file")], results[(what, "dict")]
+        print(f"{what}: dict: {dw / fw:.2f}x the wall time of file:, "
+              f"{dc / fc:.2f}x its CPU time (target < 2x): "
+              f"{'ok' if dw < 2 * fw else 'MISSED'}")
+        ok &= dw < 2 * fw
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
