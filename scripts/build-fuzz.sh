@@ -36,6 +36,8 @@ build fuzz-vsmlist-dns-cache src/vsmlist-dns-cache.c \
 	src/vsmlist-dmarc-record.c
 build fuzz-vsmlist-store-file src/vsmlist-store-parse.c \
 	src/vsmlist-store.c src/vsmlist-store-file.c src/vsmlist-store-dict.c \
+	src/vsmlist-store-dict-io.c src/vsmlist-store-dict-row.c \
+	src/vsmlist-store-dict-read.c \
 	src/vsmlist-rewrite.c
 build fuzz-vsmlist-dsn src/vsmlist-dsn.c src/vsmlist-dsn-fields.c src/vsmlist-verp.c
 build fuzz-vsmlist-dkim src/vsmlist-dkim.c
@@ -50,4 +52,6 @@ build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-members.c \
 	src/vsmlist-compose.c src/vsmlist-post.c src/vsmlist-distribute.c \
 	src/vsmlist-distribute-outcome.c src/vsmlist-store.c \
 	src/vsmlist-store-parse.c src/vsmlist-store-file.c \
-	src/vsmlist-store-dict.c src/vsmlist-rewrite.c
+	src/vsmlist-store-dict.c src/vsmlist-store-dict-io.c \
+	src/vsmlist-store-dict-row.c src/vsmlist-store-dict-read.c \
+	src/vsmlist-rewrite.c
