@@ -17,6 +17,7 @@
 #include "test-vsmlist.h"
 #include "vsmlist-rewrite.h"
 #include "vsmlist-store.h"
+#include "vsmlist-posting.h"
 #include "test-vsmlist-store.h"
 
 #include <fcntl.h>
@@ -408,6 +409,40 @@ static void test_store_dict_hand_written(void)
 	test_end();
 }
 
+static void test_store_dict_member_test(void)
+{
+	const char *const from[] = {
+		"Someone <nobody@example.com>, Alice <A@EXAMPLE.NET>", NULL };
+	const char *const stranger[] = { "Eve <eve@example.org>", NULL };
+	const char *const ulabel[] = {
+		"B <b@b\xc3\xbc" "cher.example>", NULL };
+	struct vsmlist_posting_members members;
+	struct vsmlist_store *store;
+
+	test_begin("store dict: the member test looks members up");
+	test_write_str("members.dict",
+		P"member/a@example.net\nenabled\n"
+		P"member/b@xn--bcher-kva.example\ndisabled\n");
+	store = test_open();
+	test_assert(vsmlist_store_looks_up_alone(store));
+	i_zero(&members);
+	members.store = store;
+	members.pool = test_pool;
+	test_assert(vsmlist_posting_is_member(&members,
+					      test_addr("a@Example.NET")));
+	test_assert(vsmlist_posting_from_is_member(&members, from));
+	test_assert(!vsmlist_posting_from_is_member(&members, stranger));
+	/* Disabled members may post; a From domain in U-labels matches its
+	   A-labels */
+	test_assert(vsmlist_posting_string_is_member(&members,
+		"<b@xn--bcher-kva.example>"));
+	test_assert(vsmlist_posting_from_is_member(&members, ulabel));
+	test_assert(!vsmlist_posting_string_is_member(&members, "nobody"));
+	test_assert(members.error == NULL);
+	vsmlist_store_close(&store);
+	test_end();
+}
+
 /* A unix socket that takes connections and never answers */
 static int test_silent_socket(const char *path)
 {
@@ -421,6 +456,7 @@ static int test_silent_socket(const char *path)
 
 static void test_store_dict_unreachable(void)
 {
+	struct vsmlist_posting_members posting;
 	struct vsmlist_store_settings set;
 	struct vsmlist_member_set *members;
 	struct vsmlist_member member;
@@ -446,8 +482,16 @@ static void test_store_dict_unreachable(void)
 	test_assert(vsmlist_store_lookup(store, test_addr("a@example.net"),
 					 test_pool, &member, &error) < 0);
 	test_assert(strstr(error, "no answer") != NULL);
+	/* The member test is told, and takes no answer for a "no" */
+	i_zero(&posting);
+	posting.store = store;
+	posting.pool = test_pool;
+	test_assert(!vsmlist_posting_is_member(&posting,
+					       test_addr("a@example.net")));
+	test_assert(posting.error != NULL &&
+		    strstr(posting.error, "no answer") != NULL);
 	i_gettimeofday(&end);
-	/* Two operations of 200 ms, far from the dict client's 30 s */
+	/* Three operations of 200 ms, far from the dict client's 30 s */
 	test_assert(timeval_diff_msecs(&end, &start) < 5000);
 	vsmlist_store_close(&store);
 	i_close_fd(&fd);
@@ -475,6 +519,7 @@ int main(void)
 		test_store_dict_operations,
 		test_store_dict_keys,
 		test_store_dict_hand_written,
+		test_store_dict_member_test,
 		test_store_dict_unreachable,
 		NULL
 	};

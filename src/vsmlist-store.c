@@ -227,6 +227,11 @@ int vsmlist_store_lookup(struct vsmlist_store *store,
 					    error_r);
 }
 
+bool vsmlist_store_looks_up_alone(const struct vsmlist_store *store)
+{
+	return store->v->lookup != NULL;
+}
+
 int vsmlist_store_add(struct vsmlist_store *store,
 		      const struct smtp_address *address,
 		      enum vsmlist_store_add_result *result_r,

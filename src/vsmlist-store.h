@@ -140,6 +140,11 @@ int vsmlist_store_lookup(struct vsmlist_store *store,
 			 struct vsmlist_member *member_r,
 			 const char **error_r);
 
+/* Whether the backend looks a member up alone (dict), rather than reading
+   the whole store for it (file): then a few lookups are cheaper than a
+   read */
+bool vsmlist_store_looks_up_alone(const struct vsmlist_store *store);
+
 /* Add an (enabled) member at the end. Returns 1 when added, 0 when already
    a member (result_r says whether enabled or disabled), -1 on error. */
 int vsmlist_store_add(struct vsmlist_store *store,

@@ -140,6 +140,28 @@ def test_member_disabled_with_sql_gets_none(dst, db):
     assert dst.dovecot.wait_log(mark, r"distributed to 1 member")
 
 
+def test_member_test_looks_members_up(dst, db):
+    """The member test asks the database about the sender alone; only
+    distribute reads the whole list."""
+    lst = new_list(dst, ["a@example.net", AUTHOR])
+    dst.dovecot.sieve_put(lst, 'require "vnd.vsmlist";\n'
+                               'if member { distribute; } else { keep; }\n')
+    mark = dst.dovecot.log_mark()
+    res = dst.dovecot.deliver(make_message(to=lst), AUTHOR, [lst])
+    assert res.code(lst) == 250, res
+    assert received(dst) == {"a@example.net": 1, AUTHOR: 1}
+    iterated = dst.dovecot.wait_log(mark, r"dict\(proxy\): Iterating prefix")
+    assert any(f"prefix shared/vsmlist/{lst}/member/{AUTHOR}" in l for l in iterated), iterated
+    assert sum(l.endswith(f"prefix shared/vsmlist/{lst}/member/") for l in iterated) == 1, iterated
+
+    dst.relay.clear()
+    msg = make_message(from_addr="Eve <eve@elsewhere.example>", to=lst)
+    res = dst.dovecot.deliver(msg, "eve@elsewhere.example", [lst])
+    assert res.code(lst) == 250, res
+    assert dst.relay.snapshot() == []
+    assert len(dst.dovecot.messages(lst)) == 1
+
+
 def test_upper_case_address_refused_by_the_schema(db):
     """The table holds addresses as the store keys them: lower case."""
     with pytest.raises(vsmstack.StackError, match="check constraint"):
