@@ -1,10 +1,11 @@
 #!/bin/sh
 # The fan-out benchmark (doc/fanout.md): one 4 KB post to lists of 1,000,
-# 10,000 and 100,000 members through vsmlist, stock mlmmj in group mode,
-# Pigeonhole's redirect and postfix's smtp-source, all against smtp-sink on
-# loopback; prints one table and checks the targets (exit 1 if one is
-# missed). Not part of the test suite. Run as root; extra arguments go to
-# bench/fanout_bench.py (e.g. --sizes 1000 10000).
+# 10,000 and 100,000 members through vsmlist, a raw pipelined client
+# (bench/pipelined_client.c), stock mlmmj in group mode, Pigeonhole's
+# redirect and postfix's smtp-source, all against smtp-sink on loopback;
+# prints one table and checks the targets (exit 1 if one is missed). Not
+# part of the test suite. Run as root; extra arguments go to
+# bench/fanout_bench.py (e.g. --sizes 1000 10000, --repeat 5).
 set -eu
 cd "$(dirname "$0")/.."
 

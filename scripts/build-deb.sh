@@ -20,10 +20,13 @@ cd "$(dirname "$0")/.."
 # The package is built from everything but the tests, benchmarks and
 # scripts, which it does not use: a change there reuses the last build. Left
 # out of the copy too, so that a build needing them fails instead of being
-# reused stale.
+# reused stale. The unit tests' data (the delivery report samples that
+# make check reads) is part of the build.
 source_files() {
-	git ls-files -z --cached --others --exclude-standard -- . \
-		':!sieve-tests' ':!bench' ':!scripts' ':!.ci' |
+	{ git ls-files -z --cached --others --exclude-standard -- . \
+		':!sieve-tests' ':!bench' ':!scripts' ':!.ci'
+	  git ls-files -z --cached --others --exclude-standard -- \
+		sieve-tests/dsn; } |
 		while IFS= read -r -d '' f; do
 			# a tracked file deleted in the working tree is not copied
 			if [ -e "$f" ]; then printf '%s\0' "$f"; fi

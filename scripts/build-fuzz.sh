@@ -43,7 +43,8 @@ build fuzz-vsmlist-dsn src/vsmlist-dsn.c src/vsmlist-dsn-fields.c src/vsmlist-ve
 build fuzz-vsmlist-dkim src/vsmlist-dkim.c
 build fuzz-vsmlist-progress src/vsmlist-progress.c
 # The post path: everything from the header to the copy
-build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-members.c \
+build fuzz-vsmlist-post src/vsmlist-settings.c src/vsmlist-settings-file.c \
+	src/vsmlist-members.c \
 	src/vsmlist-guard.c src/vsmlist-message.c src/vsmlist-transport.c \
 	src/vsmlist-fanout.c src/vsmlist-progress.c src/vsmlist-author.c \
 	src/vsmlist-dmarc-record.c src/vsmlist-dmarc.c \

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs, as root on Debian bookworm, everything that building, the demo
-# and the tests need, and creates the unprivileged user that the private
-# Dovecot and the Pigeonhole testsuite run mail as. Idempotent.
+# and the tests need (for the sanitizer run gcc's ASan and UBSan runtimes
+# and llvm-symbolizer for the reports), and creates the unprivileged user
+# that the private Dovecot and the Pigeonhole testsuite run mail as.
+# Idempotent.
 set -eu
 
 if [ "$(id -u)" != 0 ]; then
@@ -12,9 +14,10 @@ fi
 packages="
 	build-essential autoconf automake libtool pkg-config dpkg-dev
 	dovecot-core dovecot-dev dovecot-lmtpd dovecot-imapd dovecot-sieve
-	dovecot-managesieved dovecot-pgsql postgresql
+	dovecot-managesieved dovecot-submissiond dovecot-pgsql postgresql
 	libldns-dev ldnsutils libgmime-3.0-dev libpsl-dev publicsuffix
 	libidn2-dev clang libclang-rt-14-dev
+	libasan8 libubsan1 llvm
 	dnsmasq-base postfix swaks openssl opendkim opendkim-tools
 	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
 	python3-spf python3-authheaders python3-publicsuffix2

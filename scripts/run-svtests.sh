@@ -29,6 +29,10 @@
 #     own address (the default list address).  Otherwise USER is the test
 #     account's name;
 #   * each file gets $VSMLIST_SVTEST_TIMEOUT seconds (default 120);
+#   * VSMLIST_SANITIZE=1: the plugin from build-asan/ (scripts/build-asan.sh)
+#     unless VSMLIST_BUILD_DIR is set, the testsuite with libasan preloaded
+#     (sieve-tests/integration/sanitize.py gives the variables); a file
+#     whose run wrote a sanitizer report fails, the report is printed;
 #   * a test may only use files below its own directory (only that directory
 #     is staged);
 #   * the testsuite runs with -E: its log (errors, warnings, the plugin's
@@ -40,7 +44,12 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-BUILD_DIR=${VSMLIST_BUILD_DIR:-$ROOT}
+SANITIZE=${VSMLIST_SANITIZE:-0}
+if [ "$SANITIZE" = 1 ]; then
+	BUILD_DIR=${VSMLIST_BUILD_DIR:-$ROOT/build-asan}
+else
+	BUILD_DIR=${VSMLIST_BUILD_DIR:-$ROOT}
+fi
 CACHE=${VSMLIST_CACHE:-/var/cache/vsmlist}
 TESTSUITE=$CACHE/testsuite/testsuite
 PLUGIN_SO=$BUILD_DIR/src/.libs/lib90_sieve_vsmlist_plugin.so
@@ -108,16 +117,32 @@ for f in "${files[@]}"; do
 	if [ -z "$mail_user" ]; then
 		if [ ${#RUN_AS[@]} -gt 0 ]; then mail_user=$TEST_USER; else mail_user=$(id -un); fi
 	fi
+	san_env=()
+	if [ "$SANITIZE" = 1 ]; then
+		reports=$(mktemp -d "$STAGE/sanitizer.XXXXXX")
+		chmod 1777 "$reports"
+		mapfile -t san_env < <(/usr/bin/python3 \
+			"$ROOT/sieve-tests/integration/sanitize.py" host-env "$reports") ||
+			die "no sanitizer environment"
+	fi
 	out=$(cd "$sdir" && timeout -k 5 "$TIMEOUT" \
-		"${RUN_AS[@]}" env USER="$mail_user" HOME="$sdir" \
+		"${RUN_AS[@]}" env USER="$mail_user" HOME="$sdir" "${san_env[@]}" \
 		"$TESTSUITE" -E -P "$STAGE/plugin/sieve_vsmlist" "$name" 2>&1)
 	rc=$?
+	if [ "$SANITIZE" = 1 ] && [ -n "$(ls -A "$reports")" ]; then
+		out+=$'\n'$(for r in "$reports"/*; do echo "----- $(basename "$r") -----"; cat "$r"; done)
+		sanitizer_failed=1
+	else
+		sanitizer_failed=0
+	fi
 	rel=${abs#"$ROOT"/}
 	# Directives: lines "# svtest-expect-log: <ERE>" in the .svtest require
 	# a matching line in the testsuite's log output (-E), for what a script
 	# cannot observe itself (e.g. how many SMTP transactions were made).
 	why=""
-	if [ $rc -eq 124 ]; then
+	if [ $sanitizer_failed = 1 ]; then
+		why="sanitizer report (exit $rc)"
+	elif [ $rc -eq 124 ]; then
 		why="timed out after ${TIMEOUT}s"
 	elif [ $rc -ne 0 ]; then
 		why="exit $rc"

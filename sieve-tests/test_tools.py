@@ -35,6 +35,8 @@ import tempfile
 
 import pytest
 
+import sanitize
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 PLUGIN_SO = "lib90_sieve_vsmlist_plugin.so"
@@ -95,6 +97,8 @@ class Tools:
     def write_conf(self, name, settings):
         text = "# vsmlist test_tools.py\nplugin {\n" + "".join(
             f"  {k} = {v}\n" for k, v in settings.items()) + "}\n"
+        if sanitize.ENABLED:
+            text += sanitize.IMPORT_ENVIRONMENT + "\n"
         path = os.path.join(self.dir, name)
         with open(path, "w") as f:
             f.write(text)
@@ -127,6 +131,8 @@ class Tools:
     def run(self, *args, timeout=60):
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.dir,
                "USER": self.user, "LANG": "C"}
+        if sanitize.ENABLED and args[0] in (SIEVEC, SIEVE_DUMP):
+            env.update(sanitize.host_env())      # they load the plugin
         cmd = self.run_as + ["env", "-i"] + [f"{k}={v}" for k, v in env.items()] + list(args)
         p = subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True, timeout=timeout)
         p.output = p.stdout + p.stderr

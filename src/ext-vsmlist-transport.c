@@ -120,6 +120,9 @@ transport_relay_settings(const struct vsmlist_settings *set,
 		return -1;
 	}
 	vset->my_hostname = smtp_set->hostname;
+	vset->username = set->submission_user;
+	vset->password = set->submission_password;
+	vset->master_user = set->submission_master_user;
 	vset->timeout_msecs = set->submission_timeout_msecs;
 	if (vset->timeout_msecs == 0)
 		vset->timeout_msecs = smtp_set->submission_timeout * 1000;

@@ -31,7 +31,7 @@ static const struct fake_rr test_zone[] = {
 /* A transport that records each transaction and answers as told */
 struct test_transport {
 	pool_t pool;
-	ARRAY_TYPE(const_string) rcpts;
+	ARRAY_TYPE(const_string) rcpts, senders;
 	unsigned int transactions;
 	/* Refuse RCPTs whose local part starts with 'r' (5xx) or 'd' (4xx);
 	   fail_ret < 1: the whole transaction fails so */
@@ -49,6 +49,9 @@ test_send(void *context, const struct vsmlist_transaction *trans,
 	unsigned int i;
 
 	tt->transactions++;
+	const char *sender = p_strdup(tt->pool,
+				      smtp_address_encode(trans->mail_from));
+	array_push_back(&tt->senders, &sender);
 	while (i_stream_read_more(trans->input, &data, &size) > 0)
 		i_stream_skip(trans->input, size);
 	if (tt->fail_ret < 1) {
@@ -131,6 +134,7 @@ test_run_init(struct test_run *run, const struct vsmlist_settings *set,
 	run->tt.pool = run->pool;
 	run->tt.fail_ret = 1;
 	p_array_init(&run->tt.rcpts, run->pool, 8);
+	p_array_init(&run->tt.senders, run->pool, 8);
 	run->transport.send = test_send;
 	run->transport.context = &run->tt;
 	run->fake.zone = test_zone;
@@ -310,6 +314,29 @@ static void test_distribute_disabled(void)
 			   "disabled") != NULL);
 	test_run_deinit(&run);
 	i_unlink(test_path("members.state"));
+	test_end();
+}
+
+static void test_distribute_verp(void)
+{
+	struct test_run run;
+	bool error;
+
+	test_begin("distribute: VERP: each member's own envelope sender");
+	test_write_file("members", "a@example.net\nb.c@example.org\n");
+	test_run_init(&run, test_settings("members", "sieve_vsmlist_verp",
+					  "yes"),
+		      test_post("ann@none.example", "<v1@x>", ""));
+	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_SENT);
+	test_assert(run.tt.transactions == 2);
+	test_assert_strcmp(array_idx_elem(&run.tt.senders, 0),
+			   "friends+bounces-a=example.net@lists.example");
+	test_assert_strcmp(array_idx_elem(&run.tt.senders, 1),
+			   "friends+bounces-b.c=example.org@lists.example");
+	test_assert(strstr(test_log(&run, &error), "(VERP: each member's "
+			   "own)") != NULL);
+	test_assert_strcmp(test_field(&run, "vsmlist_verp"), "yes");
+	test_run_deinit(&run);
 	test_end();
 }
 
@@ -495,6 +522,7 @@ int main(void)
 	static void (*const test_functions[])(void) = {
 		test_distribute_sent,
 		test_distribute_disabled,
+		test_distribute_verp,
 		test_distribute_kept,
 		test_distribute_failures,
 		NULL

@@ -31,7 +31,19 @@ struct test_transport {
 	unsigned int break_read_at;
 	/* The relay takes this many RCPTs per transaction, 452s the rest */
 	unsigned int rcpt_limit;
+	/* Send with VERP envelope senders */
+	bool verp;
 };
+
+/* VERP for the tests: <l+bounces-local@lists.example>; none for "plain" */
+static const struct smtp_address *
+test_verp_mail_from(void *context ATTR_UNUSED, const struct smtp_address *rcpt)
+{
+	if (strcmp(rcpt->localpart, "plain") == 0)
+		return NULL;
+	return smtp_address_create_temp(t_strconcat("l+bounces-",
+		rcpt->localpart, NULL), "lists.example");
+}
 
 static int
 test_send(void *context, const struct vsmlist_transaction *trans,
@@ -156,6 +168,8 @@ test_fanout_run(struct test_transport *tt,
 	params.message_func = test_message;
 	params.message_context = "post\r\n";
 	params.progress = progress;
+	if (tt->verp)
+		params.verp_mail_from = test_verp_mail_from;
 	return vsmlist_fanout_send(&params, result_r);
 }
 
@@ -341,6 +355,36 @@ static void test_fanout_8bit(void)
 	test_end();
 }
 
+static void test_fanout_verp(void)
+{
+	struct test_transport tt;
+	struct vsmlist_fanout_result result;
+
+	test_begin("fanout: VERP: each member alone, its own envelope sender");
+	i_zero(&tt);
+	tt.verp = TRUE;
+	test_assert(test_fanout_run(&tt, test_numbered_members(3), 3, 1000,
+				    NULL, &result) == 1);
+	test_assert(array_count(&tt.envelopes) == 3);
+	test_assert_strcmp(test_envelope(&tt, 0),
+		"<l+bounces-m0@lists.example> m0@example.net");
+	test_assert_strcmp(test_envelope(&tt, 2),
+		"<l+bounces-m2@lists.example> m2@example.net");
+	test_assert(result.sent == 3 && result.transactions == 3);
+	/* No VERP form for a member: the list's bounce address */
+	test_transport_reset(&tt);
+	tt.verp = TRUE;
+	const struct smtp_address *plain[] = {
+		smtp_address_create_temp("plain", "example.net"),
+	};
+	test_assert(test_fanout_run(&tt, plain, 1, 1000, NULL, &result) == 1);
+	test_assert_strcmp(test_envelope(&tt, 0),
+		"<l+bounces@lists.example> plain@example.net");
+	test_transport_reset(&tt);
+	test_end();
+
+}
+
 static void test_fanout_progress(void)
 {
 	const char *dir = t_strconcat(test_tmpdir, "/progress", NULL);
@@ -398,6 +442,7 @@ int main(void)
 		test_fanout_rcpt_limit,
 		test_fanout_failures,
 		test_fanout_8bit,
+		test_fanout_verp,
 		test_fanout_progress,
 		NULL
 	};

@@ -5,6 +5,10 @@
 #include "test-vsmlist.h"
 #include "vsmlist-store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
 static int
 test_load(const char *user, const char *delim, const char *const *pairs,
 	  const struct vsmlist_settings **set_r, const char **error_r)
@@ -345,6 +349,78 @@ static void test_settings_store(void)
 	test_end();
 }
 
+static void test_write(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd == -1 || write(fd, content, strlen(content)) < 0)
+		i_fatal("write(%s) failed: %m", path);
+	i_close_fd(&fd);
+}
+
+static void test_settings_file(void)
+{
+	char dir_template[] = "/tmp/test-vsmlist-settings.XXXXXX";
+	static const char *const none[] = { NULL };
+	struct vsmlist_settings_env env;
+	const struct vsmlist_settings *set;
+	const char *dir, *pairs[5], *error;
+
+	test_begin("settings: the list's settings file");
+	dir = mkdtemp(dir_template);
+	if (dir == NULL)
+		i_fatal("mkdtemp() failed: %m");
+	if (mkdir(t_strconcat(dir, "/vsmlist", NULL), 0700) < 0)
+		i_fatal("mkdir() failed: %m");
+	test_write(t_strconcat(dir, "/vsmlist/settings", NULL),
+		   "# Friends of X\n"
+		   "sieve_vsmlist_name = Friends of X\n"
+		   "\n"
+		   "sieve_vsmlist_notice = \"Quoted,  as people write\"\n"
+		   "sieve_vsmlist_dmarc=wrap\n");
+	i_zero(&env);
+	env.home = dir;
+	env.lookup = test_vsmlist_lookup;
+	env.user_email = smtp_address_create_temp("x", "lists.example");
+	/* The file comes before userdb fields and plugin { } */
+	pairs[0] = "sieve_vsmlist_dmarc"; pairs[1] = "none";
+	pairs[2] = "sieve_vsmlist_batch_size"; pairs[3] = "7";
+	pairs[4] = NULL;
+	env.context = (void *)pairs;
+	test_assert(vsmlist_settings_load(pool_datastack_create(), &env, &set,
+					  &error) == 0);
+	test_assert_strcmp(set->name, "Friends of X");
+	test_assert_strcmp(set->notice, "Quoted,  as people write");
+	test_assert(set->dmarc_mode == VSMLIST_DMARC_MODE_WRAP);
+	test_assert(set->batch_size == 7);
+
+	/* A line that is no list setting names the file and line */
+	test_write(t_strconcat(dir, "/vsmlist/settings", NULL),
+		   "sieve_vsmlist_name = ok\nmail_location = evil\n");
+	test_assert(vsmlist_settings_load(pool_datastack_create(), &env, &set,
+					  &error) < 0);
+	test_assert(strstr(error, "vsmlist/settings:2: 'mail_location' is "
+			   "no list setting") != NULL);
+	/* Another file named by the setting; "no" for none */
+	test_write(t_strconcat(dir, "/other", NULL), "sieve_vsmlist_name = O\n");
+	pairs[0] = "sieve_vsmlist_settings_file"; pairs[1] = "~/other";
+	test_assert(vsmlist_settings_load(pool_datastack_create(), &env, &set,
+					  &error) == 0);
+	test_assert_strcmp(set->name, "O");
+	pairs[1] = "no";
+	test_assert(vsmlist_settings_load(pool_datastack_create(), &env, &set,
+					  &error) == 0);
+	test_assert_strcmp(set->name, "x");
+	/* Without a home the default file is simply not there */
+	env.home = NULL;
+	env.context = (void *)none;
+	test_assert(vsmlist_settings_load(pool_datastack_create(), &env, &set,
+					  &error) < 0 ||
+		    strcmp(set->name, "x") == 0);
+	(void)unlink_directory(dir, UNLINK_DIRECTORY_FLAG_RMDIR, &error);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -355,6 +431,7 @@ int main(void)
 		test_settings_list_id,
 		test_settings_fanout,
 		test_settings_store,
+		test_settings_file,
 		NULL
 	};
 	return test_run(test_functions);

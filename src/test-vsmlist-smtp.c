@@ -25,6 +25,13 @@
 
 struct test_server_config {
 	bool no_8bitmime;
+	/* Offer DSN (RFC 3461) */
+	bool dsn;
+	bool no_pipelining;
+	/* Wait before answering each RCPT */
+	unsigned int rcpt_delay_msecs;
+	/* Close the connection instead of answering this RCPT of it */
+	unsigned int drop_at_rcpt;
 	/* Close the connection after this many transactions */
 	unsigned int drop_after;
 	/* Wait before answering the end of DATA */
@@ -54,13 +61,22 @@ static void test_server_reply(FILE *out, const char *reply)
 	fflush(out);
 }
 
+/* Whether the client has sent more before it got the reply to the
+   command just read (the input is unbuffered) */
+static bool test_server_client_pipelined(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 static void ATTR_NORETURN
 test_server_run(int listen_fd, const struct test_server_config *config,
 		const char *log_path)
 {
 	FILE *log = fopen(log_path, "a");
 	char line[1024];
-	unsigned int conn_no = 0, trans, rcpts = 0;
+	unsigned int conn_no = 0, trans, rcpts = 0, rcpt_no;
 	int fd;
 
 	if (log == NULL)
@@ -73,18 +89,27 @@ test_server_run(int listen_fd, const struct test_server_config *config,
 		if (fd < 0)
 			_exit(1);
 		conn_no++;
-		trans = 0;
+		trans = rcpt_no = 0;
 		in = fdopen(fd, "r");
+		/* Unbuffered: what the client sent ahead stays in the
+		   socket, where test_server_client_pipelined() sees it */
+		setvbuf(in, NULL, _IONBF, 0);
 		out = fdopen(dup(fd), "w");
 		fprintf(log, "open %u\n", conn_no);
 		test_server_reply(out, "220 test ESMTP");
 		while (fgets(line, sizeof(line), in) != NULL) {
 			line[strcspn(line, "\r\n")] = '\0';
 			fprintf(log, "%u %s\n", conn_no, line);
+			if (test_server_client_pipelined(fd))
+				fprintf(log, "%u pipelined\n", conn_no);
 			if (strncasecmp(line, "EHLO", 4) == 0) {
-				fprintf(out, "250-test\r\n250-PIPELINING\r\n");
+				fprintf(out, "250-test\r\n");
+				if (!config->no_pipelining)
+					fprintf(out, "250-PIPELINING\r\n");
 				if (!config->no_8bitmime)
 					fprintf(out, "250-8BITMIME\r\n");
+				if (config->dsn)
+					fprintf(out, "250-DSN\r\n");
 				test_server_reply(out,
 					"250 ENHANCEDSTATUSCODES");
 			} else if (strncasecmp(line, "MAIL", 4) == 0) {
@@ -93,6 +118,10 @@ test_server_run(int listen_fd, const struct test_server_config *config,
 					config->mail_reply != NULL ?
 					config->mail_reply : "250 2.1.0 ok");
 			} else if (strncasecmp(line, "RCPT", 4) == 0) {
+				if (++rcpt_no == config->drop_at_rcpt)
+					break;
+				if (config->rcpt_delay_msecs > 0)
+					usleep(config->rcpt_delay_msecs * 1000);
 				if (config->rcpt_limit > 0 &&
 				    rcpts >= config->rcpt_limit)
 					test_server_reply(out,
@@ -252,6 +281,7 @@ test_send(struct vsmlist_smtp *smtp, const char *const *locals,
 						   "lists.example");
 	trans.rcpts = array_get(&rcpts, &trans.rcpt_count);
 	trans.body_8bit = body_8bit;
+	trans.envid = "post1@example.com";
 	trans.input = test_istream_create(
 		"Subject: test\r\n\r\nK\xc3\xa4se\r\n.dot\r\n");
 	struct vsmlist_transaction_result result;
@@ -329,6 +359,44 @@ static void test_smtp_8bitmime(void)
 	test_end();
 }
 
+static void test_smtp_dsn(void)
+{
+	static const char *const rcpts[] = { "a", "b+x", NULL };
+	struct test_server_config config;
+	struct test_server server;
+	struct vsmlist_rcpt_result results[2];
+	struct vsmlist_smtp *smtp;
+	const char *error, *log;
+
+	test_begin("smtp: DSN parameters where the relay offers DSN");
+	i_zero(&config);
+	config.dsn = TRUE;
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 5000);
+	test_assert(test_send(smtp, rcpts, FALSE, results, &error) == 1);
+	vsmlist_smtp_deinit(&smtp);
+	log = test_server_stop(&server);
+	test_assert(strstr(log, "MAIL FROM:<l+bounces@lists.example> "
+			   "ENVID=post1@example.com RET=HDRS") != NULL);
+	test_assert(strstr(log, "RCPT TO:<a@example.net> "
+			   "NOTIFY=FAILURE,DELAY ORCPT=rfc822;a@example.net") != NULL);
+	/* xtext: '+' is +2B */
+	test_assert(strstr(log, "RCPT TO:<b+x@example.net> "
+			   "NOTIFY=FAILURE,DELAY ORCPT=rfc822;b+2Bx@example.net") != NULL);
+	test_end();
+
+	test_begin("smtp: no DSN parameters where the relay lacks DSN");
+	i_zero(&config);
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 5000);
+	test_assert(test_send(smtp, rcpts, FALSE, results, &error) == 1);
+	vsmlist_smtp_deinit(&smtp);
+	log = test_server_stop(&server);
+	test_assert(strstr(log, "ENVID=") == NULL);
+	test_assert(strstr(log, "NOTIFY=") == NULL);
+	test_end();
+}
+
 static void test_smtp_rcpt_results(void)
 {
 	static const char *const rcpts[] = {
@@ -366,6 +434,81 @@ static void test_smtp_rcpt_results(void)
 	log = test_server_stop(&server);
 	test_assert(test_count(log, "open ") == 1);
 	test_assert(test_count(log, "1 message") == 2);
+	/* The relay took no message in the second one: it is reset before
+	   the third */
+	test_assert(test_count(log, "1 RSET") == 1);
+	test_end();
+}
+
+static void test_smtp_many_rcpts(void)
+{
+	const unsigned int count = 250;
+	const char **rcpts = t_new(const char *, count + 1);
+	struct vsmlist_rcpt_result *results =
+		t_new(struct vsmlist_rcpt_result, count);
+	struct test_server_config config;
+	struct test_server server;
+	struct vsmlist_smtp *smtp;
+	const char *error, *log;
+	unsigned int i;
+
+	test_begin("smtp: many recipients, pipelined, each with its result");
+	for (i = 0; i < count; i++) {
+		/* Refusals on both sides of every 100th recipient */
+		if (i % 50 == 0 || i == 249)
+			rcpts[i] = t_strdup_printf("reject%03u", i);
+		else if (i == 99 || i == 101 || i == 199)
+			rcpts[i] = t_strdup_printf("defer%03u", i);
+		else
+			rcpts[i] = t_strdup_printf("a%03u", i);
+	}
+	i_zero(&config);
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 5000);
+	test_assert(test_send(smtp, rcpts, FALSE, results, &error) == 1);
+	for (i = 0; i < count; i++) {
+		enum vsmlist_rcpt_status status =
+			(rcpts[i][0] == 'r' ? VSMLIST_RCPT_REJECTED :
+			 rcpts[i][0] == 'd' ? VSMLIST_RCPT_DEFERRED :
+			 VSMLIST_RCPT_SENT);
+
+		test_assert_idx(results[i].status == status, i);
+		test_assert_idx(status == VSMLIST_RCPT_SENT ||
+				(results[i].reply != NULL &&
+				 strstr(results[i].reply, "RCPT TO: ") != NULL),
+				i);
+	}
+	vsmlist_smtp_deinit(&smtp);
+	log = test_server_stop(&server);
+	test_assert(test_count(log, "1 RCPT TO:<") == count);
+	test_assert(test_count(log, "1 message") == 1);
+	/* The RCPTs were sent before their replies came */
+	test_assert(test_count(log, "1 pipelined") > 0);
+	test_end();
+}
+
+static void test_smtp_no_pipelining(void)
+{
+	static const char *const rcpts[] = { "a", "reject1", "b", NULL };
+	struct test_server_config config;
+	struct test_server server;
+	struct vsmlist_rcpt_result results[3];
+	struct vsmlist_smtp *smtp;
+	const char *error, *log;
+
+	test_begin("smtp: a command at a time where the relay lacks PIPELINING");
+	i_zero(&config);
+	config.no_pipelining = TRUE;
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 5000);
+	test_assert(test_send(smtp, rcpts, FALSE, results, &error) == 1);
+	test_assert(results[0].status == VSMLIST_RCPT_SENT);
+	test_assert(results[1].status == VSMLIST_RCPT_REJECTED);
+	test_assert(results[2].status == VSMLIST_RCPT_SENT);
+	vsmlist_smtp_deinit(&smtp);
+	log = test_server_stop(&server);
+	test_assert(test_count(log, "1 message") == 1);
+	test_assert(test_count(log, "pipelined") == 0);
 	test_end();
 }
 
@@ -447,9 +590,11 @@ static void test_smtp_transaction_failures(void)
 static void test_smtp_connection_failures(void)
 {
 	static const char *const rcpts[] = { "a", NULL };
+	static const char *const rcpts4[] = { "a", "b", "c", "d", NULL };
 	struct test_server_config config;
 	struct test_server server;
-	struct vsmlist_rcpt_result results[1];
+	struct vsmlist_rcpt_result results[1], results4[4];
+	unsigned int i;
 	struct vsmlist_smtp *smtp;
 	const char *error;
 	in_port_t port;
@@ -480,6 +625,37 @@ static void test_smtp_connection_failures(void)
 	   transaction, lib-smtp's own words when noticed in it */
 	test_assert(strstr(error, "onnection") != NULL);
 	test_assert(results[0].status == VSMLIST_RCPT_DEFERRED);
+	vsmlist_smtp_deinit(&smtp);
+	(void)test_server_stop(&server);
+	test_end();
+
+	test_begin("smtp: connection lost while the RCPTs are answered");
+	i_zero(&config);
+	config.drop_at_rcpt = 3;
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 5000);
+	test_expect_errors(1);	/* lib-smtp: connection lost */
+	test_assert(test_send(smtp, rcpts4, FALSE, results4, &error) == -1);
+	test_assert(strstr(error, "onnection") != NULL);
+	for (i = 0; i < N_ELEMENTS(results4); i++)
+		test_assert_idx(results4[i].status == VSMLIST_RCPT_DEFERRED, i);
+	vsmlist_smtp_deinit(&smtp);
+	(void)test_server_stop(&server);
+	test_end();
+
+	test_begin("smtp: a transaction longer than the timeout, every reply "
+		   "in time");
+	i_zero(&config);
+	config.rcpt_delay_msecs = 300;
+	test_server_start(&config, &server);
+	smtp = test_client(server.port, 1000);
+	start = time(NULL);
+	test_expect_errors(1);	/* lib-smtp's command timeout may come first */
+	test_assert(test_send(smtp, rcpts4, FALSE, results4, &error) == -1);
+	test_assert(time(NULL) - start <= 3);
+	test_assert(strstr(error, "timed out") != NULL);
+	for (i = 0; i < N_ELEMENTS(results4); i++)
+		test_assert_idx(results4[i].status == VSMLIST_RCPT_DEFERRED, i);
 	vsmlist_smtp_deinit(&smtp);
 	(void)test_server_stop(&server);
 	test_end();
@@ -543,6 +719,25 @@ static void test_smtp_settings(void)
 	test_assert_strcmp(vsmlist_smtp_get_relay(smtp), "relay.example:25");
 	vsmlist_smtp_deinit(&smtp);
 	test_end();
+
+	test_begin("smtp: AUTH only over TLS or to a relay on loopback");
+	set.username = "list@lists.example";
+	set.password = "secret";
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) < 0);
+	test_assert(strstr(error, "without TLS") != NULL);
+	set.ssl = VSMLIST_RELAY_SSL_STARTTLS;
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
+	vsmlist_smtp_deinit(&smtp);
+	set.ssl = VSMLIST_RELAY_SSL_NO;
+	set.host = "127.0.0.1";
+	test_assert(vsmlist_smtp_init(&set, NULL, &smtp, &error) == 0);
+	vsmlist_smtp_deinit(&smtp);
+	test_assert(vsmlist_smtp_host_is_loopback("::1"));
+	test_assert(vsmlist_smtp_host_is_loopback("127.5.6.7"));
+	test_assert(vsmlist_smtp_host_is_loopback("LOCALHOST"));
+	test_assert(!vsmlist_smtp_host_is_loopback("128.0.0.1"));
+	test_assert(!vsmlist_smtp_host_is_loopback("relay.example"));
+	test_end();
 }
 
 int main(void)
@@ -550,9 +745,12 @@ int main(void)
 	static void (*const test_functions[])(void) = {
 		test_smtp_settings,
 		test_smtp_reuse,
+		test_smtp_dsn,
 		test_smtp_8bitmime,
 		test_smtp_rcpt_results,
 		test_smtp_rcpt_limit,
+		test_smtp_many_rcpts,
+		test_smtp_no_pipelining,
 		test_smtp_transaction_failures,
 		test_smtp_connection_failures,
 		NULL

@@ -112,11 +112,13 @@ outcome_log_distributed(const struct vsmlist_distribute_outcome *outcome)
 
 	/* The decision and its reason, then how it went out */
 	str_printfa(str, "distributed to %u member(s) of %s, %s (%s), in %u "
-		    "SMTP transaction(s), envelope sender <%s>", result->sent,
-		    outcome->list, outcome_form(outcome->decision.mitigation),
+		    "SMTP transaction(s), envelope sender <%s>%s",
+		    result->sent, outcome->list,
+		    outcome_form(outcome->decision.mitigation),
 		    outcome->decision.reason != NULL ?
 		    outcome->decision.reason : "no DMARC lookup",
-		    result->transactions, outcome->envelope_sender);
+		    result->transactions, outcome->envelope_sender,
+		    outcome->verp ? " (VERP: each member's own)" : "");
 	if (outcome->message_id != NULL) {
 		str_printfa(str, ", message-id %s",
 			    str_sanitize(outcome->message_id, 256));
@@ -260,6 +262,8 @@ void vsmlist_distribute_outcome_event(const struct vsmlist_distribute_outcome *o
 		event_add_str(event, "vsmlist_message_id", outcome->message_id);
 	if (outcome->relay != NULL)
 		event_add_str(event, "vsmlist_relay", outcome->relay);
+	if (outcome->verp)
+		event_add_str(event, "vsmlist_verp", "yes");
 	event_add_int(event, "vsmlist_members", outcome->members);
 	event_add_int(event, "vsmlist_disabled_members", outcome->disabled);
 	event_add_int(event, "vsmlist_recipients", result->sent);

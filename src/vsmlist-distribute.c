@@ -6,14 +6,20 @@
 #include "str-sanitize.h"
 #include "istream.h"
 #include "smtp-address.h"
+#include "sha2.h"
+#include "hex-binary.h"
 
 #include "vsmlist-message.h"
 #include "vsmlist-guard.h"
 #include "vsmlist-members.h"
 #include "vsmlist-store.h"
+#include "vsmlist-verp.h"
 #include "vsmlist-post.h"
 #include "vsmlist-progress.h"
 #include "vsmlist-distribute.h"
+
+/* RFC 3461 4.4: ENVID is at most 100 characters */
+#define VSMLIST_DISTRIBUTE_MAX_ENVID 100
 
 struct distribute {
 	pool_t pool;
@@ -277,6 +283,44 @@ static int distribute_progress_open(struct distribute *dist)
 	return 0;
 }
 
+/* The post's id in delivery reports (DSN's ENVID): its Message-ID when
+   that is short plain ASCII, else a digest of it; NULL without one */
+static const char *distribute_envid(struct distribute *dist)
+{
+	unsigned char digest[SHA256_RESULTLEN];
+	const char *const *values, *id, *p;
+
+	values = vsmlist_message_header_values(&dist->fields, "Message-ID");
+	if (values == NULL)
+		return NULL;
+	id = t_str_trim(values[0], " \t<>");
+	if (*id == '\0')
+		return NULL;
+	for (p = id; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f || *p == '+' || *p == '=')
+			break;
+	}
+	if (*p == '\0' && p - id <= VSMLIST_DISTRIBUTE_MAX_ENVID)
+		return p_strdup(dist->pool, id);
+	sha256_get_digest(id, strlen(id), digest);
+	return p_strdup_printf(dist->pool, "vsmlist-%s",
+			       binary_to_hex(digest, 16));
+}
+
+/* VERP: the envelope sender that names the member, or NULL (the list's
+   bounce address) where a member has no VERP form */
+static const struct smtp_address *
+distribute_verp_mail_from(void *context, const struct smtp_address *rcpt)
+{
+	struct distribute *dist = context;
+	const struct vsmlist_settings *set = dist->set;
+
+	return vsmlist_verp_encode(pool_datastack_create(),
+				   set->address->localpart,
+				   set->recipient_delimiter[0], rcpt,
+				   set->address->domain);
+}
+
 static void distribute_send(struct distribute *dist)
 {
 	const struct vsmlist_distribute_params *params = dist->params;
@@ -294,6 +338,12 @@ static void distribute_send(struct distribute *dist)
 	fparams.message_func = vsmlist_post_create_stream;
 	fparams.message_context = dist->post;
 	fparams.body_8bit = dist->post->has_8bit;
+	fparams.envid = distribute_envid(dist);
+	if (dist->set->verp) {
+		fparams.verp_mail_from = distribute_verp_mail_from;
+		fparams.verp_context = dist;
+		dist->outcome->verp = TRUE;
+	}
 	fparams.progress = dist->progress;
 	fparams.event = params->event;
 	ret = vsmlist_fanout_send(&fparams, result);

@@ -87,6 +87,8 @@ struct vsmlist_distribute_outcome {
 	/* The list's address and bounce address (the envelope sender of
 	   copies), and the relay, for the log */
 	const char *list, *envelope_sender, *relay;
+	/* Each copy had its member's own envelope sender (VERP) */
+	bool verp;
 
 	/* The policy (when the post got that far) and the decision */
 	bool have_policy, looked_up;

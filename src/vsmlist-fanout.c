@@ -145,9 +145,17 @@ vsmlist_fanout_send_batch(struct vsmlist_fanout *fanout,
 
 	i_zero(&trans);
 	trans.mail_from = params->mail_from;
+	if (params->verp_mail_from != NULL) {
+		const struct smtp_address *verp =
+			params->verp_mail_from(params->verp_context,
+					       array_idx_elem(&fanout->batch, 0));
+		if (verp != NULL)
+			trans.mail_from = verp;
+	}
 	trans.rcpts = array_get(&fanout->batch, &count);
 	trans.rcpt_count = count;
 	trans.body_8bit = params->body_8bit;
+	trans.envid = params->envid;
 	trans.input = params->message_func(params->message_context);
 
 	array_clear(&fanout->results);
@@ -297,7 +305,9 @@ int vsmlist_fanout_send(const struct vsmlist_fanout_params *params,
 	const char *error = NULL;
 	char *error_heap = NULL;
 	const struct smtp_address *const *carried;
-	unsigned int i, n, batch_size = params->batch_size;
+	/* VERP: one member a transaction, each its own envelope sender */
+	unsigned int i, n, batch_size = (params->verp_mail_from != NULL ? 1 :
+					 params->batch_size);
 	bool stopped = FALSE;
 	int ret;
 

@@ -21,6 +21,14 @@ struct vsmlist_fanout_params {
 	void *message_context;
 	/* The message has 8-bit octets (vsmlist_fanout_is_8bit()) */
 	bool body_8bit;
+	/* The post's id in delivery reports (vsmlist_transaction), or NULL */
+	const char *envid;
+	/* VERP: each member in a transaction of its own, with the envelope
+	   sender this gives for it (NULL: mail_from); NULL function: one
+	   envelope sender for all, batch_size members a transaction */
+	const struct smtp_address *
+		(*verp_mail_from)(void *context, const struct smtp_address *rcpt);
+	void *verp_context;
 
 	/* Progress of earlier attempts of this post, updated as transactions
 	   succeed; NULL for none */

@@ -144,6 +144,18 @@ static const char *vsmlist_progress_member_key(const struct smtp_address *rcpt)
 	return t_str_lcase(smtp_address_encode(rcpt));
 }
 
+/* Append vsmlist_progress_member_key() without a string of its own (the
+   record of a batch is written one member after another) */
+static void
+vsmlist_progress_append_member_key(string_t *str,
+				   const struct smtp_address *rcpt)
+{
+	size_t pos = str_len(str);
+
+	smtp_address_write(str, rcpt);
+	(void)str_lcase(str_c_modifiable(str) + pos);
+}
+
 static void
 vsmlist_progress_add(struct vsmlist_progress *progress, const char *address,
 		     enum vsmlist_progress_state state)
@@ -449,7 +461,7 @@ int vsmlist_progress_record(struct vsmlist_progress *progress,
 		default:
 			continue;
 		}
-		str_append(str, vsmlist_progress_member_key(rcpts[i]));
+		vsmlist_progress_append_member_key(str, rcpts[i]);
 		str_append_c(str, '\n');
 	}
 	if (str_len(str) == 0)

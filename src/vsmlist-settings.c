@@ -13,6 +13,7 @@
 #include "vsmlist-author.h"
 #include "vsmlist-store.h"
 #include "vsmlist-settings.h"
+#include "vsmlist-settings-file.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -496,6 +497,70 @@ static const struct {
 	{ "starttls", VSMLIST_RELAY_SSL_STARTTLS },
 };
 
+/* A yes/no setting, Dovecot's way */
+static int
+vsmlist_setting_bool(const struct vsmlist_settings_env *env,
+		     const char *setting, bool *value_r, const char **error_r)
+{
+	const char *value = vsmlist_setting(env, setting);
+
+	if (value == NULL)
+		return 0;
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "y") == 0 ||
+	    strcmp(value, "1") == 0)
+		*value_r = TRUE;
+	else if (strcasecmp(value, "no") == 0 ||
+		 strcasecmp(value, "n") == 0 || strcmp(value, "0") == 0)
+		*value_r = FALSE;
+	else {
+		*error_r = t_strdup_printf("%s: '%s' is not yes or no",
+					   setting, value);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bounce handling (doc/vsmlist.md, "Bounces") */
+static int
+vsmlist_settings_load_bounces(const struct vsmlist_settings_env *env,
+			      struct vsmlist_settings *set,
+			      const char **error_r)
+{
+	const char *value, *error;
+	unsigned int secs;
+
+	if (vsmlist_setting_bool(env, "sieve_vsmlist_verp", &set->verp,
+				 error_r) < 0)
+		return -1;
+	set->bounce_reset_secs = VSMLIST_DEFAULT_BOUNCE_RESET_SECS;
+	value = vsmlist_setting(env, "sieve_vsmlist_bounce_reset");
+	if (value != NULL) {
+		if (settings_get_time(value, &secs, &error) < 0) {
+			*error_r = t_strdup_printf(
+				"sieve_vsmlist_bounce_reset: %s", error);
+			return -1;
+		}
+		if (secs == 0) {
+			*error_r = "sieve_vsmlist_bounce_reset: must be "
+				"longer than 0";
+			return -1;
+		}
+		set->bounce_reset_secs = secs;
+	}
+	set->bounce_threshold = VSMLIST_DEFAULT_BOUNCE_THRESHOLD;
+	value = vsmlist_setting(env, "sieve_vsmlist_bounce_threshold");
+	if (value != NULL &&
+	    (str_to_uint(value, &set->bounce_threshold) < 0 ||
+	     set->bounce_threshold == 0 ||
+	     set->bounce_threshold > VSMLIST_MAX_BOUNCE_THRESHOLD)) {
+		*error_r = t_strdup_printf(
+			"sieve_vsmlist_bounce_threshold: '%s' is not a number "
+			"from 1 to %u", value, VSMLIST_MAX_BOUNCE_THRESHOLD);
+		return -1;
+	}
+	return 0;
+}
+
 int vsmlist_relay_ssl_parse(const char *value, enum vsmlist_relay_ssl *ssl_r)
 {
 	unsigned int i;
@@ -538,6 +603,25 @@ vsmlist_settings_load_fanout(pool_t pool,
 		}
 		set->submission_host = p_strdup(pool, host);
 		set->submission_port = port;
+	}
+	set->submission_user = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_submission_user"));
+	set->submission_password = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_submission_password"));
+	set->submission_master_user = p_strdup(pool, vsmlist_setting(
+		env, "sieve_vsmlist_submission_master_user"));
+	if (set->submission_user != NULL &&
+	    set->submission_password == NULL) {
+		*error_r = "sieve_vsmlist_submission_user: needs "
+			"sieve_vsmlist_submission_password";
+		return -1;
+	}
+	if (set->submission_user == NULL &&
+	    (set->submission_password != NULL ||
+	     set->submission_master_user != NULL)) {
+		*error_r = "sieve_vsmlist_submission_password: needs "
+			"sieve_vsmlist_submission_user";
+		return -1;
 	}
 	value = vsmlist_setting(env, "sieve_vsmlist_submission_ssl");
 	if (value != NULL &&
@@ -589,7 +673,66 @@ void vsmlist_settings_store(const struct vsmlist_settings *set,
 	store_set_r->timeout_msecs = set->members_timeout_msecs;
 }
 
+/* The list's settings file first, then userdb fields and plugin { } */
+struct vsmlist_settings_file_env {
+	const struct vsmlist_settings_env *env;
+	const struct vsmlist_settings_file *file;
+};
+
+static const char *vsmlist_settings_file_lookup(void *context,
+						const char *name)
+{
+	struct vsmlist_settings_file_env *fenv = context;
+	const char *value = vsmlist_settings_file_get(fenv->file, name);
+
+	return value != NULL ? value :
+		fenv->env->lookup(fenv->env->context, name);
+}
+
+static int
+vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
+			  const struct vsmlist_settings **set_r,
+			  const char **error_r);
+
 int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
+			  const struct vsmlist_settings **set_r,
+			  const char **error_r)
+{
+	struct vsmlist_settings_file_env fenv;
+	struct vsmlist_settings_env file_env;
+	struct vsmlist_settings_file *file;
+	const char *path, *error;
+	int ret;
+
+	*set_r = NULL;
+	path = vsmlist_setting(env, "sieve_vsmlist_settings_file");
+	if (path == NULL) {
+		/* The default needs a home; without one there is none */
+		if (env->home == NULL)
+			return vsmlist_settings_load_env(pool, env, set_r,
+							 error_r);
+		path = VSMLIST_DEFAULT_SETTINGS_FILE;
+	}
+	if (strcasecmp(path, "no") == 0)
+		return vsmlist_settings_load_env(pool, env, set_r, error_r);
+	ret = vsmlist_settings_file_read(pool, path, env->home, &file, &error);
+	if (ret < 0) {
+		*error_r = t_strdup_printf("sieve_vsmlist_settings_file: %s",
+					   error);
+		return -1;
+	}
+	if (ret == 0)
+		return vsmlist_settings_load_env(pool, env, set_r, error_r);
+	fenv.env = env;
+	fenv.file = file;
+	file_env = *env;
+	file_env.lookup = vsmlist_settings_file_lookup;
+	file_env.context = &fenv;
+	return vsmlist_settings_load_env(pool, &file_env, set_r, error_r);
+}
+
+static int
+vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
 			  const struct vsmlist_settings **set_r,
 			  const char **error_r)
 {
@@ -665,7 +808,8 @@ int vsmlist_settings_load(pool_t pool, const struct vsmlist_settings_env *env,
 	if (vsmlist_settings_load_dmarc(pool, env, set, error_r) < 0 ||
 	    vsmlist_settings_load_mitigation(pool, env, set, error_r) < 0)
 		return -1;
-	if (vsmlist_settings_load_fanout(pool, env, set, error_r) < 0)
+	if (vsmlist_settings_load_fanout(pool, env, set, error_r) < 0 ||
+	    vsmlist_settings_load_bounces(env, set, error_r) < 0)
 		return -1;
 
 	set->list_id = p_strdup(pool, vsmlist_list_id(set->address));

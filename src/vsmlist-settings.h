@@ -21,6 +21,9 @@ struct vsmlist_store_settings;
 #define VSMLIST_DEFAULT_DNS_TIMEOUT_MSECS 2000
 #define VSMLIST_DEFAULT_DNS_CACHE "~/vsmlist/dns-cache"
 #define VSMLIST_DEFAULT_PROGRESS "~/vsmlist/progress"
+#define VSMLIST_DEFAULT_BOUNCE_RESET_SECS (7*24*3600)
+#define VSMLIST_DEFAULT_BOUNCE_THRESHOLD 5
+#define VSMLIST_MAX_BOUNCE_THRESHOLD 1000
 /* Longer than any MTA keeps retrying (Postfix: 5 days) */
 #define VSMLIST_DEFAULT_PROGRESS_EXPIRE_SECS (7*24*3600)
 
@@ -120,6 +123,9 @@ struct vsmlist_settings {
 	in_port_t submission_port;
 	/* UNSET for Dovecot's submission_ssl */
 	enum vsmlist_relay_ssl submission_ssl;
+	/* SMTP AUTH to the relay, NULL for none */
+	const char *submission_user, *submission_password;
+	const char *submission_master_user;
 	/* Bound for connecting and each wait on the relay; 0 for Dovecot's
 	   submission_timeout */
 	unsigned int submission_timeout_msecs;
@@ -128,6 +134,14 @@ struct vsmlist_settings {
 	const char *progress;
 	/* How long a post's progress record is kept */
 	unsigned int progress_expire_secs;
+
+	/* Bounces (doc/vsmlist.md) */
+	/* Each member's copy with its own envelope sender */
+	bool verp;
+	/* Bounce points lapse after this long without a counted bounce */
+	unsigned int bounce_reset_secs;
+	/* Points at which a member is disabled */
+	unsigned int bounce_threshold;
 };
 
 /* The %{variables} of sieve_vsmlist_notice, NULL-terminated; the values

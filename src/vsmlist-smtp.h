@@ -9,7 +9,10 @@ struct ssl_iostream_settings;
 /* The fan-out's SMTP client: Dovecot's lib-smtp, one connection to the
    relay reused for every transaction of a post, a result per recipient.
    Each transaction runs to its end in a private ioloop, so the caller
-   stays synchronous (as Pigeonhole's actions are). */
+   stays synchronous (as Pigeonhole's actions are). The transaction is
+   composed of lib-smtp commands (MAIL, RCPT commands of many lines with a
+   reply each, DATA) rather than lib-smtp's transaction API, which costs
+   a command, two pools and several events per recipient. */
 
 struct vsmlist_smtp_settings {
 	/* The relay (vsmlist_relay_host_parse()) */
@@ -23,6 +26,10 @@ struct vsmlist_smtp_settings {
 	/* Bound for connecting, for each reply of the relay and for each
 	   whole transaction */
 	unsigned int timeout_msecs;
+	/* SMTP AUTH (SASL PLAIN) as username, or as master_user for
+	   username (Dovecot's submission service with a master user); NULL
+	   username: no AUTH. Only over TLS or to a relay on loopback. */
+	const char *username, *password, *master_user;
 	bool debug;
 };
 
@@ -33,6 +40,8 @@ struct vsmlist_smtp;
 int vsmlist_smtp_init(const struct vsmlist_smtp_settings *set,
 		      struct event *event_parent,
 		      struct vsmlist_smtp **smtp_r, const char **error_r);
+/* 127.0.0.0/8, ::1 or "localhost" */
+bool vsmlist_smtp_host_is_loopback(const char *host);
 /* Says QUIT (briefly, bounded by the timeout) and disconnects */
 void vsmlist_smtp_deinit(struct vsmlist_smtp **smtp);
 

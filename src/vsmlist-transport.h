@@ -40,6 +40,9 @@ struct vsmlist_transaction {
 	unsigned int rcpt_count;
 	/* The message contains 8-bit octets (MAIL FROM ... BODY=8BITMIME) */
 	bool body_8bit;
+	/* The post's id for delivery reports (DSN's ENVID, xtext-safe, at
+	   most 100 characters), or NULL */
+	const char *envid;
 	/* The message, read from its start */
 	struct istream *input;
 };

@@ -20,7 +20,6 @@ import collections
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 
@@ -31,7 +30,6 @@ from vsmstack import header_values, make_message
 
 pytestmark = pytest.mark.plugin
 
-DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 EX_TEMPFAIL = 75
 
 AUTHOR = "author@author.example"
@@ -130,13 +128,9 @@ def test_stack_config(paths_stack):
 # ---------------------------------------------------------------------------
 # 1. dovecot-lda
 
-def run_lda(st, msg: bytes, user: str, sender: str, timeout: float = 60):
-    """dovecot-lda -c <conf> -d <user> -f <sender> < msg, as root (it drops
-    to the user's uid itself, after a userdb lookup through the master)."""
+def run_lda(st, msg: bytes, user: str, sender: str):
     assert os.geteuid() == 0
-    return subprocess.run([DOVECOT_LDA, "-c", st.dovecot.conf_path,
-                           "-d", user, "-f", sender],
-                          input=msg, capture_output=True, timeout=timeout)
+    return st.dovecot.lda(msg, user, sender)
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,6 @@ import hashlib
 import json
 import quopri
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -70,8 +69,6 @@ import vsmstack
 from vsmstack import header_values, make_message
 
 pytestmark = pytest.mark.plugin
-
-DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 
 ZONE = {
     "_dmarc.reject.example": "v=DMARC1; p=reject",
@@ -1026,12 +1023,6 @@ def test_long_line_body_declared_binary(ms):
     assert b"Content-Transfer-Encoding: binary\r\n" in w.inner_headers, w.inner_headers
 
 
-def run_lda(st, msg: bytes, user: str, sender: str):
-    return subprocess.run([DOVECOT_LDA, "-c", st.dovecot.conf_path,
-                           "-d", user, "-f", sender],
-                          input=msg, capture_output=True, timeout=60)
-
-
 def test_no_final_newline_inner_byte_identical(ms):
     """Over LMTP the DATA terminator always ends the post in CRLF, so this
     post comes in through dovecot-lda (which adds no trace fields)."""
@@ -1042,7 +1033,7 @@ def test_no_final_newline_inner_byte_identical(ms):
     assert not msg.endswith(b"\n")
     ms.relay.clear()
     mark = ms.dovecot.log_mark()
-    p = run_lda(ms, msg, FRIENDS, "ann@reject.example")
+    p = ms.dovecot.lda(msg, FRIENDS, "ann@reject.example")
     assert p.returncode == 0, p
     assert sorted(ms.relay.recipients()) == sorted(MEMBERS)
     copies = {r: txs[0] for r, txs in ms.relay.by_recipient().items()}
