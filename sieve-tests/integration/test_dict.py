@@ -79,6 +79,31 @@ def received(st):
     return collections.Counter(r.lower() for r in st.relay.recipients())
 
 
+def hold_first_data(relay):
+    """The relay keeps its reply to the first DATA until release is set
+    (30 s at most): a delivery held in the middle of sending. Returns the
+    events (reached, release)."""
+    reached, release = threading.Event(), threading.Event()
+
+    def hold(t):
+        if not reached.is_set():
+            reached.set()
+            release.wait(30)
+        return None
+
+    relay.data_hook = hold
+    return reached, release
+
+
+def deliver_in_background(dovecot, msg, lst):
+    """A delivery in a thread of its own; join() it, then result["res"]"""
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.update(res=dovecot.deliver(msg, AUTHOR, [lst])))
+    worker.start()
+    return worker, result
+
+
 def deliver_until_accepted(dovecot, msg, lst, attempts=20):
     """The MTA's retries: deliver until LMTP answers 250 (a database
     client reconnects with a back-off of its own after an outage)."""
@@ -205,24 +230,12 @@ def test_database_stops_while_a_post_is_sent(dst, db):
     database is back."""
     members = [f"m{i}@example.net" for i in range(6)]
     lst = new_list(dst, members, sieve_vsmlist_batch_size="2")
-    in_data = threading.Event()
-    stopped = threading.Event()
-
-    def slow_data(t):
-        if not in_data.is_set():
-            in_data.set()
-            stopped.wait(30)
-        return None
-
-    dst.relay.data_hook = slow_data
+    in_data, release = hold_first_data(dst.relay)
     first = make_message(to=lst)
-    result = {}
-    worker = threading.Thread(
-        target=lambda: result.update(res=dst.dovecot.deliver(first, AUTHOR, [lst])))
-    worker.start()
+    worker, result = deliver_in_background(dst.dovecot, first, lst)
     assert in_data.wait(30), "the post did not reach the relay"
     db.stop()
-    stopped.set()
+    release.set()
     worker.join(60)
     assert result["res"].code(lst) == 250, result["res"]
     assert received(dst) == {m: 1 for m in members}
@@ -320,29 +333,17 @@ def test_two_backends_deliver_the_same_post_at_once(dst, db, two_nodes):
     members = ["a@example.net", "b@example.org", "c@example.com"]
     lst = new_list(dst, members)
     two.add_user(lst, **dst.dovecot.users[lst])
-    in_data = threading.Event()
-    two_done = threading.Event()
-
-    def hold_data(t):
-        if not in_data.is_set():
-            in_data.set()
-            two_done.wait(30)
-        return None
-
-    dst.relay.data_hook = hold_data
+    in_data, release = hold_first_data(dst.relay)
     msg = make_message(to=lst)
-    result = {}
-    worker = threading.Thread(target=lambda: result.update(
-        one=one.deliver(msg, AUTHOR, [lst])))
-    worker.start()
+    worker, result = deliver_in_background(one, msg, lst)
     try:
         assert in_data.wait(30)
         mark = two.log_mark()
         res_two = two.deliver(msg, AUTHOR, [lst])
     finally:
-        two_done.set()
+        release.set()
         worker.join(60)
-    assert result["one"].code(lst) == 250, result["one"]
+    assert result["res"].code(lst) == 250, result["res"]
     assert 400 <= res_two.code(lst) < 500, res_two
     assert two.wait_log(mark, r"another delivery of this post is distributing it")
     res_two = two.deliver(msg, AUTHOR, [lst])            # the MTA's retry
