@@ -9,14 +9,6 @@
 #include "vsmlist-progress.h"
 #include "vsmlist-fanout.h"
 
-#include <malloc.h>
-
-/* What one recipient of a transaction costs Dovecot's SMTP client: a pool
-   of its own for each RCPT command, at most this */
-#define VSMLIST_FANOUT_RCPT_HEAP_SIZE 4096
-/* ...and never more than this is kept */
-#define VSMLIST_FANOUT_MAX_KEPT_HEAP (64 * 1024 * 1024)
-
 struct vsmlist_fanout {
 	const struct vsmlist_fanout_params *params;
 	struct vsmlist_fanout_result *result;
@@ -269,35 +261,6 @@ vsmlist_fanout_done_before(struct vsmlist_fanout *fanout,
 	i_unreached();
 }
 
-/* Every transaction allocates its RCPT commands (a pool each, inside
-   Dovecot's SMTP client) and buffers of its own, and frees them when it
-   ends. With glibc's default thresholds a block over 128 KB is mmap()ed
-   and unmapped again, and a freed heap top over 128 KB is given back to
-   the kernel: the next transaction then faults the same memory in anew.
-   glibc raises both thresholds itself after freeing a large block, which
-   reading a large member file happens to do; a list read from a dict
-   did not, and its post to 100,000 members spent half its CPU time in
-   those page faults (doc/fanout.md). Keep what one transaction needs on
-   the heap. The setting is the process's and stays: an LMTP process that
-   distributed a large list keeps up to that much heap. */
-static void vsmlist_fanout_keep_heap(unsigned int rcpt_count,
-				     unsigned int batch_size)
-{
-#ifdef M_TRIM_THRESHOLD
-	static unsigned int kept = 0;
-	unsigned int size;
-
-	if (rcpt_count <= batch_size)
-		return;
-	size = I_MIN(batch_size, VSMLIST_FANOUT_MAX_KEPT_HEAP /
-		     VSMLIST_FANOUT_RCPT_HEAP_SIZE) *
-		VSMLIST_FANOUT_RCPT_HEAP_SIZE;
-	if (size > kept && mallopt(M_TRIM_THRESHOLD, (int)size) == 1 &&
-	    mallopt(M_MMAP_THRESHOLD, (int)size) == 1)
-		kept = size;
-#endif
-}
-
 int vsmlist_fanout_send(const struct vsmlist_fanout_params *params,
 			struct vsmlist_fanout_result *result_r)
 {
@@ -321,7 +284,6 @@ int vsmlist_fanout_send(const struct vsmlist_fanout_params *params,
 	fanout.batch_size = batch_size;
 	fanout.queue_ids = str_new(default_pool, 64);
 
-	vsmlist_fanout_keep_heap(params->rcpt_count, batch_size);
 	/* Not on the data stack: each batch runs in a frame of its own */
 	i_array_init(&fanout.batch, I_MIN(batch_size, params->rcpt_count));
 	i_array_init(&fanout.results, I_MIN(batch_size, params->rcpt_count));
