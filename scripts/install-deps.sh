@@ -14,7 +14,7 @@ fi
 packages="
 	build-essential autoconf automake libtool pkg-config dpkg-dev
 	dovecot-core dovecot-dev dovecot-lmtpd dovecot-imapd dovecot-sieve
-	dovecot-managesieved dovecot-submissiond
+	dovecot-managesieved dovecot-submissiond dovecot-pgsql postgresql
 	libldns-dev ldnsutils libgmime-3.0-dev libpsl-dev publicsuffix
 	libidn2-dev clang libclang-rt-14-dev
 	libasan8 libubsan1 llvm

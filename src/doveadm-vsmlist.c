@@ -110,14 +110,12 @@ vsmlist_cmd_open_store(struct vsmlist_cmd_context *ctx,
 			mail_user_set_get_storage_set(user)->recipient_delimiter;
 	}
 	env.home = ret > 0 ? home : NULL;
+	env.base_dir = user->set->base_dir;
 	env.lookup = vsmlist_setting_lookup;
 	env.context = user;
 
-	i_zero(&store_set);
-	store_set.home = env.home;
-	store_set.event_parent = user->event;
 	if (vsmlist_settings_load(pool, &env, set_r, &error) == 0) {
-		store_set.list_address = (*set_r)->address;
+		vsmlist_settings_store(*set_r, user->event, &store_set);
 		if (vsmlist_store_open((*set_r)->members, &store_set,
 				       store_r, &error) == 0)
 			return 0;

@@ -99,6 +99,7 @@ static bool ext_vsmlist_load(const struct sieve_extension *ext,
 	env.recipient_delimiter = sieve_setting_get(svinst,
 						    "recipient_delimiter");
 	env.home = sieve_environment_get_homedir(svinst);
+	env.base_dir = svinst->base_dir;
 	env.lookup = ext_vsmlist_setting_lookup;
 	env.context = svinst;
 	if (vsmlist_settings_load(pool, &env, &extctx->set, &error) < 0) {

@@ -5,6 +5,7 @@
 #include "test-vsmlist.h"
 #include "vsmlist-store.h"
 #include "vsmlist-bounce-score.h"
+#include "test-vsmlist-store-kind.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,24 +19,27 @@ static const struct vsmlist_bounce_rules test_rules = {
 	.reset_secs = 7 * DAY, .threshold = 5,
 };
 
+/* A store holding members (one address a line) and no state */
 static struct vsmlist_store *test_store(const char *members)
 {
 	const char *path = t_strconcat(test_dir, "/members", NULL);
+	const char *content = test_store_content("friends@lists.example",
+						 members);
 	struct vsmlist_store_settings set;
 	struct vsmlist_store *store;
 	const char *error;
 	int fd;
 
 	i_unlink_if_exists(t_strconcat(path, ".state", NULL));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd == -1 || write(fd, members, strlen(members)) < 0)
-		i_fatal("write(%s) failed: %m", path);
+	fd = open(test_store_file(path), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd == -1 || write(fd, content, strlen(content)) < 0)
+		i_fatal("write(%s) failed: %m", test_store_file(path));
 	i_close_fd(&fd);
 	i_zero(&set);
 	set.list_address = smtp_address_create_temp("friends",
 						    "lists.example");
-	if (vsmlist_store_open(t_strconcat("file:", path, NULL), &set,
-			       &store, &error) < 0)
+	if (vsmlist_store_open(test_store_uri(path), &set, &store,
+			       &error) < 0)
 		i_fatal("vsmlist_store_open() failed: %s", error);
 	return store;
 }
@@ -62,7 +66,8 @@ static void test_bounce_score_days(void)
 	struct vsmlist_bounce_score score;
 	unsigned int day, i;
 
-	test_begin("bounce score: one point a day, disabled at the threshold");
+	test_begin(test_store_name(
+		"bounce score: one point a day, disabled at the threshold"));
 	for (day = 0; day < 4; day++) {
 		test_assert_idx(test_score(store, "ann", T0 + day * DAY,
 					   &score) ==
@@ -85,7 +90,8 @@ static void test_bounce_score_days(void)
 	vsmlist_store_close(&store);
 	test_end();
 
-	test_begin("bounce score: a flood of reports in a day is one point");
+	test_begin(test_store_name(
+		"bounce score: a flood of reports in a day is one point"));
 	store = test_store("ann@example.net\n");
 	for (i = 0; i < 100; i++)
 		(void)test_score(store, "ann", T0 + i * 60, &score);
@@ -93,7 +99,8 @@ static void test_bounce_score_days(void)
 	vsmlist_store_close(&store);
 	test_end();
 
-	test_begin("bounce score: points lapse after the reset time");
+	test_begin(test_store_name(
+		"bounce score: points lapse after the reset time"));
 	store = test_store("ann@example.net\n");
 	(void)test_score(store, "ann", T0, NULL);
 	(void)test_score(store, "ann", T0 + DAY, &score);
@@ -117,7 +124,8 @@ static void test_bounce_score_concurrent(void)
 	unsigned int i;
 	int status;
 
-	test_begin("bounce score: reports scored at once count one point");
+	test_begin(test_store_name(
+		"bounce score: reports scored at once count one point"));
 	for (i = 0; i < N_ELEMENTS(pids); i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
@@ -141,6 +149,11 @@ static void test_bounce_score_concurrent(void)
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
+		test_use_file_store,
+		test_bounce_score_days,
+		test_bounce_score_concurrent,
+		/* The same on the dict backend (PostgreSQL: test_dict.py) */
+		test_use_dict_store,
 		test_bounce_score_days,
 		test_bounce_score_concurrent,
 		NULL

@@ -13,6 +13,7 @@
 #include "vsmlist-transport.h"
 #include "vsmlist-compose.h"
 #include "vsmlist-bounce.h"
+#include "test-vsmlist-store-kind.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -67,8 +68,8 @@ static const struct vsmlist_settings *test_settings(void)
 {
 	const char *pairs[] = {
 		"sieve_vsmlist_address", "friends@example.org",
-		"sieve_vsmlist_members", t_strconcat("file:", test_dir,
-						     "/members", NULL),
+		"sieve_vsmlist_members", test_store_uri(
+			t_strconcat(test_dir, "/members", NULL)),
 		"sieve_vsmlist_owner", test_owner,
 		NULL
 	};
@@ -77,7 +78,8 @@ static const struct vsmlist_settings *test_settings(void)
 
 static void test_members(const char *members)
 {
-	test_write("members", members);
+	test_write(test_store_file("members"),
+		   test_store_content("friends@example.org", members));
 	i_unlink_if_exists(t_strconcat(test_dir, "/members.state", NULL));
 }
 
@@ -131,7 +133,8 @@ static void test_bounce_reports(void)
 	bool error;
 	unsigned int day;
 
-	test_begin("bounce: a failed member gets a point, once a day");
+	test_begin(test_store_name(
+		"bounce: a failed member gets a point, once a day"));
 	test_members("Ann.Smith@example.net\nbob@example.org\n");
 	test_assert(test_bounce_sample("postfix-failed.eml",
 				       "friends+bounces@example.org", T0,
@@ -153,7 +156,8 @@ static void test_bounce_reports(void)
 		    VSMLIST_BOUNCE_NOTHING_COUNTED);
 	test_end();
 
-	test_begin("bounce: five days of reports disable the member");
+	test_begin(test_store_name(
+		"bounce: five days of reports disable the member"));
 	for (day = 1; day < 5; day++) {
 		(void)test_bounce_sample("postfix-failed.eml",
 					 "friends+bounces@example.org",
@@ -168,7 +172,8 @@ static void test_bounce_reports(void)
 			   "5 points: disabled") != NULL);
 	test_end();
 
-	test_begin("bounce: delayed, non-members and auto-replies count nothing");
+	test_begin(test_store_name(
+		"bounce: delayed, non-members and auto-replies count nothing"));
 	test_members("carol@slow.example\n");
 	test_assert(test_bounce_sample("postfix-delayed.eml",
 				       "friends+bounces@example.org", T0,
@@ -195,7 +200,8 @@ static void test_bounce_verp(void)
 	const struct vsmlist_bounce_member *member;
 	struct istream *input;
 
-	test_begin("bounce: a VERP address names its member without a report");
+	test_begin(test_store_name(
+		"bounce: a VERP address names its member without a report"));
 	test_members("gina@qmail.example\n");
 	test_assert(test_bounce_sample("qmail.eml",
 		"friends+bounces-gina=qmail.example@example.org", T0, pool,
@@ -206,7 +212,8 @@ static void test_bounce_verp(void)
 			   "gina@qmail.example");
 	test_end();
 
-	test_begin("bounce: a VERP member whose report names another address");
+	test_begin(test_store_name(
+		"bounce: a VERP member whose report names another address"));
 	test_members("ann.forwarded@example.org\n");
 	test_assert(test_bounce_sample("postfix-failed.eml",
 		"friends+bounces-ann.forwarded=example.org@example.org", T0,
@@ -216,7 +223,8 @@ static void test_bounce_verp(void)
 			   "ann.forwarded@example.org");
 	test_end();
 
-	test_begin("bounce: no report, no VERP, or a person's mail: no bounce");
+	test_begin(test_store_name(
+		"bounce: no report, no VERP, or a person's mail: no bounce"));
 	test_members("gina@qmail.example\n");
 	input = test_istream_create("From: someone@example.com\r\n"
 				    "Subject: hello\r\n\r\nhi\r\n");
@@ -242,7 +250,9 @@ static void test_bounce_forged_flood(void)
 	const struct vsmlist_bounce_member *member;
 	unsigned int i;
 
-	test_begin("bounce: forged reports cannot disable faster than a day a point");
+	test_begin(test_store_name(
+		"bounce: forged reports cannot disable faster than "
+		"a day a point"));
 	test_members("Ann.Smith@example.net\n");
 	for (i = 0; i < 50; i++) {
 		(void)test_bounce_sample("postfix-failed.eml",
@@ -317,6 +327,11 @@ static void test_bounce_notices(void)
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
+		test_use_file_store,
+		test_bounce_reports,
+		test_bounce_verp,
+		test_bounce_forged_flood,
+		test_use_dict_store,
 		test_bounce_reports,
 		test_bounce_verp,
 		test_bounce_forged_flood,

@@ -3,6 +3,7 @@
 #include "lib.h"
 #include "smtp-address.h"
 #include "test-vsmlist.h"
+#include "vsmlist-store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ test_load(const char *user, const char *delim, const char *const *pairs,
 	env.user_email = user_email;
 	env.recipient_delimiter = delim;
 	env.home = "/home/l";
+	env.base_dir = "/run/dovecot";
 	env.lookup = test_vsmlist_lookup;
 	env.context = (void *)pairs;
 	return vsmlist_settings_load(pool_datastack_create(), &env, set_r,
@@ -434,6 +436,43 @@ static void test_settings_membership(void)
 	test_end();
 }
 
+static void test_settings_store(void)
+{
+	static const char *const dict[] = {
+		"sieve_vsmlist_members", "dict:proxy::vsmlist",
+		"sieve_vsmlist_members_timeout", "2500ms",
+		NULL
+	};
+	static const char *const bad_timeout[] = {
+		"sieve_vsmlist_members_timeout", "0", NULL };
+	static const char *const none[] = { NULL };
+	struct vsmlist_store_settings store_set;
+	const struct vsmlist_settings *set;
+	struct event *event = event_create(NULL);
+	const char *error;
+
+	test_begin("settings: the member store's");
+	test_assert(test_load("l@example.org", NULL, none, &set, &error) == 0);
+	test_assert_strcmp(set->members, "file:/home/l/vsmlist/members");
+	test_assert(set->members_timeout_msecs == 30000);
+	test_assert(test_load("l@example.org", NULL, dict, &set, &error) == 0);
+	test_assert_strcmp(set->members, "dict:proxy::vsmlist");
+	test_assert(set->members_timeout_msecs == 2500);
+	vsmlist_settings_store(set, event, &store_set);
+	test_assert_strcmp(store_set.home, "/home/l");
+	test_assert_strcmp(store_set.base_dir, "/run/dovecot");
+	test_assert(store_set.timeout_msecs == 2500);
+	test_assert(store_set.event_parent == event);
+	test_assert(smtp_address_equals(store_set.list_address,
+					set->address));
+	test_assert(test_load("l@example.org", NULL, bad_timeout, &set,
+			      &error) < 0);
+	test_assert_strcmp(error, "sieve_vsmlist_members_timeout: must be "
+			   "longer than 0");
+	event_unref(&event);
+	test_end();
+}
+
 static void test_write(const char *path, const char *content)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -516,6 +555,7 @@ int main(void)
 		test_settings_list_id,
 		test_settings_fanout,
 		test_settings_membership,
+		test_settings_store,
 		test_settings_file,
 		NULL
 	};

@@ -8,6 +8,7 @@
 #include "test-vsmlist.h"
 #include "vsmlist-rewrite.h"
 #include "vsmlist-store.h"
+#include "test-vsmlist-store.h"
 #include "vsmlist-store-parse.h"
 
 #include <stdio.h>
@@ -17,45 +18,6 @@
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-
-static const char *test_dir;
-/* Member sets are read into it (not the data stack: reading uses frames) */
-static pool_t test_pool;
-static time_t test_clock = 1767225600; /* 2026-01-01 */
-
-static time_t test_now(void)
-{
-	return test_clock;
-}
-
-static const char *test_path(const char *name)
-{
-	return t_strconcat(test_dir, "/", name, NULL);
-}
-
-static void test_write_file(const char *name, const void *data, size_t size)
-{
-	const char *path = test_path(name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size || close(fd) < 0)
-		i_fatal("write(%s) failed: %m", path);
-}
-
-static void test_write_str(const char *name, const char *content)
-{
-	test_write_file(name, content, strlen(content));
-}
-
-static const char *test_read_file(const char *name)
-{
-	buffer_t *buf = t_buffer_create(1024);
-	const char *error;
-
-	if (vsmlist_file_read(test_path(name), SIZE_MAX, buf, &error) < 0)
-		i_fatal("%s", error);
-	return t_strndup(buf->data, buf->used);
-}
 
 static bool test_file_exists(const char *name)
 {
@@ -92,17 +54,6 @@ static struct vsmlist_store *test_open(void)
 	return test_open_uri("file:~/members");
 }
 
-static const struct smtp_address *test_addr(const char *address)
-{
-	struct smtp_address *addr;
-	const char *error;
-
-	if (smtp_address_parse_mailbox(pool_datastack_create(), address, 0,
-				       &addr, &error) < 0)
-		i_fatal("%s: %s", address, error);
-	return addr;
-}
-
 static struct vsmlist_member_set *test_read(struct vsmlist_store *store)
 {
 	struct vsmlist_member_set *set;
@@ -134,64 +85,6 @@ static const char *test_members_str(struct vsmlist_member_set *set)
 	return str_c(str);
 }
 
-static int test_add(struct vsmlist_store *store, const char *address,
-		    enum vsmlist_store_add_result *result_r)
-{
-	const char *error;
-	int ret;
-
-	ret = vsmlist_store_add(store, test_addr(address), result_r, &error);
-	if (ret < 0)
-		i_error("add(%s): %s", address, error);
-	return ret;
-}
-
-static int test_remove(struct vsmlist_store *store, const char *address)
-{
-	const char *error;
-	int ret;
-
-	ret = vsmlist_store_remove(store, test_addr(address), &error);
-	if (ret < 0)
-		i_error("remove(%s): %s", address, error);
-	return ret;
-}
-
-/* Update callback: one bounce point; the fifth disables */
-static bool test_bounce(struct vsmlist_member *member, time_t now,
-			unsigned int *calls)
-{
-	(*calls)++;
-	member->bounce_points++;
-	member->last_bounce = now;
-	if (member->bounce_points >= 5 &&
-	    member->state == VSMLIST_MEMBER_ENABLED) {
-		member->state = VSMLIST_MEMBER_DISABLED;
-		member->disabled_at = now;
-	}
-	return TRUE;
-}
-
-static bool test_no_change(struct vsmlist_member *member ATTR_UNUSED,
-			   time_t now ATTR_UNUSED, unsigned int *calls)
-{
-	(*calls)++;
-	return FALSE;
-}
-
-static int test_update(struct vsmlist_store *store, const char *address,
-		       unsigned int *calls)
-{
-	const char *error;
-	int ret;
-
-	ret = vsmlist_store_update(store, test_addr(address), test_bounce,
-				   calls, &error);
-	if (ret < 0)
-		i_error("update(%s): %s", address, error);
-	return ret;
-}
-
 static void test_store_open(void)
 {
 	struct vsmlist_store_settings set;
@@ -204,9 +97,10 @@ static void test_store_open(void)
 	test_assert(vsmlist_store_open("ldap:x", &set, &store, &error) < 0);
 	test_assert(strstr(error, "unknown store type") != NULL);
 	test_assert(vsmlist_store_open("members", &set, &store, &error) < 0);
+	/* The dict backend's own cases are in test-vsmlist-store-dict.c */
 	test_assert(vsmlist_store_open("dict:proxy::vsmlist", &set, &store,
 				       &error) < 0);
-	test_assert(strstr(error, "not supported yet") != NULL);
+	test_assert(strstr(error, "needs the list's address") != NULL);
 	test_assert(vsmlist_store_open("file:~/members", &set, &store,
 				       &error) < 0);
 	test_assert(strstr(error, "no home") != NULL);
@@ -426,6 +320,7 @@ static void test_store_state(void)
 	struct vsmlist_member_set *set;
 	struct vsmlist_store *store;
 	const struct vsmlist_member *member;
+	struct vsmlist_member lookup;
 	unsigned int i, calls = 0;
 	const char *error;
 
@@ -434,16 +329,16 @@ static void test_store_state(void)
 		       "c@example.com\n");
 	(void)unlink(test_path("members.state"));
 	store = test_open();
-	test_assert(test_update(store, "B@example.org", &calls) == 1);
+	test_assert(test_update(store, "B@example.org", test_bounce, &calls) == 1);
 	test_assert(calls == 1);
 	test_assert_strcmp(test_read_file("members.state"),
 		"vsmlist-state 1\n"
 		"enabled 1 1767225600 0 b@example.org\n");
 	for (i = 0; i < 4; i++) {
 		test_clock += 86400;
-		test_assert(test_update(store, "b@example.org", &calls) == 1);
+		test_assert(test_update(store, "b@example.org", test_bounce, &calls) == 1);
 	}
-	test_assert(test_update(store, "c@example.com", &calls) == 1);
+	test_assert(test_update(store, "c@example.com", test_bounce, &calls) == 1);
 	test_assert(calls == 6);
 	set = test_read(store);
 	test_assert_strcmp(test_members_str(set),
@@ -453,8 +348,19 @@ static void test_store_state(void)
 		    member->last_bounce == test_clock);
 	test_assert(vsmlist_member_set_count(set, VSMLIST_MEMBER_DISABLED) == 1);
 	test_assert(vsmlist_member_set_count(set, VSMLIST_MEMBER_ENABLED) == 2);
+	/* A lookup reads the file for the one member */
+	test_assert(vsmlist_store_lookup(store, test_addr("B@EXAMPLE.org"),
+					 test_pool, &lookup, &error) == 1);
+	test_assert(lookup.state == VSMLIST_MEMBER_DISABLED &&
+		    lookup.bounce_points == 5 &&
+		    lookup.disabled_at == test_clock &&
+		    strcmp(lookup.key, "b@example.org") == 0 &&
+		    strcmp(smtp_address_encode(lookup.address),
+			   "b@example.org") == 0);
+	test_assert(vsmlist_store_lookup(store, test_addr("z@example.org"),
+					 test_pool, &lookup, &error) == 0);
 	/* Not a member: the callback is not called */
-	test_assert(test_update(store, "z@example.org", &calls) == 0);
+	test_assert(test_update(store, "z@example.org", test_bounce, &calls) == 0);
 	test_assert(calls == 6);
 	/* Nothing changed: nothing written */
 	test_assert(vsmlist_store_update(store, test_addr("a@example.net"),

@@ -223,15 +223,19 @@ tst_member_operation_dump(const struct sieve_dumptime_env *denv,
  * Code execution
  */
 
-/* The list's members, read once per delivery and kept with the message */
+/* The list's members, read once per delivery and kept with the message
+   (a store that looks members up alone is asked instead, each time) */
 struct tst_member_cache {
 	struct vsmlist_member_set *set;
 };
 
+/* Whom the test asks: the members read once per delivery, or the store
+   (returned in store_r, to be closed after the test) */
 static int
-tst_member_get_set(const struct sieve_runtime_env *renv,
-		   const struct sieve_extension *ext,
-		   const struct vsmlist_member_set **set_r)
+tst_member_begin(const struct sieve_runtime_env *renv,
+		 const struct sieve_extension *ext,
+		 struct vsmlist_posting_members *members_r,
+		 struct vsmlist_store **store_r)
 {
 	const struct ext_vsmlist_context *extctx =
 		ext_vsmlist_get_context(ext);
@@ -243,9 +247,12 @@ tst_member_get_set(const struct sieve_runtime_env *renv,
 	const char *error;
 	int ret;
 
+	i_zero(members_r);
+	members_r->pool = pool;
+	*store_r = NULL;
 	cache = sieve_message_context_extension_get(renv->msgctx, ext);
 	if (cache != NULL) {
-		*set_r = cache->set;
+		members_r->set = cache->set;
 		return SIEVE_EXEC_OK;
 	}
 	if (extctx->set == NULL) {
@@ -254,12 +261,14 @@ tst_member_get_set(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_FAILURE;
 	}
 
-	i_zero(&store_set);
-	store_set.list_address = extctx->set->address;
-	store_set.event_parent = renv->event;
-	new_cache = p_new(pool, struct tst_member_cache, 1);
+	vsmlist_settings_store(extctx->set, renv->event, &store_set);
 	ret = vsmlist_store_open(extctx->set->members, &store_set, &store,
 				 &error);
+	if (ret == 0 && vsmlist_store_looks_up_alone(store)) {
+		members_r->store = *store_r = store;
+		return SIEVE_EXEC_OK;
+	}
+	new_cache = p_new(pool, struct tst_member_cache, 1);
 	if (ret == 0) {
 		ret = vsmlist_store_read(store, pool, &new_cache->set,
 					 &error);
@@ -276,13 +285,13 @@ tst_member_get_set(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_TEMP_FAILURE;
 	}
 	sieve_message_context_extension_set(renv->msgctx, ext, new_cache);
-	*set_r = new_cache->set;
+	members_r->set = new_cache->set;
 	return SIEVE_EXEC_OK;
 }
 
 static int
 tst_member_from(const struct sieve_runtime_env *renv,
-		const struct vsmlist_member_set *set, bool *match_r)
+		struct vsmlist_posting_members *members, bool *match_r)
 {
 	struct mail *mail = sieve_message_get_mail(renv->msgctx);
 	const char *const *from;
@@ -291,13 +300,13 @@ tst_member_from(const struct sieve_runtime_env *renv,
 		return sieve_runtime_mail_error(renv, mail, "member test: "
 						"failed to read From");
 	}
-	*match_r = vsmlist_posting_from_is_member(set, from);
+	*match_r = vsmlist_posting_from_is_member(members, from);
 	return SIEVE_EXEC_OK;
 }
 
 static int
 tst_member_addresses(const struct sieve_runtime_env *renv,
-		     const struct vsmlist_member_set *set,
+		     struct vsmlist_posting_members *members,
 		     struct sieve_stringlist *addresses, bool *match_r)
 {
 	string_t *item = NULL;
@@ -306,7 +315,8 @@ tst_member_addresses(const struct sieve_runtime_env *renv,
 	*match_r = FALSE;
 	while (!*match_r &&
 	       (ret = sieve_stringlist_next_item(addresses, &item)) > 0)
-		*match_r = vsmlist_posting_string_is_member(set, str_c(item));
+		*match_r = vsmlist_posting_string_is_member(members,
+							    str_c(item));
 	if (ret < 0 && !*match_r) {
 		sieve_runtime_trace_error(renv, "invalid addresses item");
 		return SIEVE_EXEC_BIN_CORRUPT;
@@ -321,7 +331,8 @@ tst_member_operation_execute(const struct sieve_runtime_env *renv,
 	const struct sieve_execute_env *eenv = renv->exec_env;
 	const struct sieve_extension *this_ext = renv->oprtn->ext;
 	struct sieve_stringlist *addresses = NULL;
-	const struct vsmlist_member_set *set;
+	struct vsmlist_posting_members members;
+	struct vsmlist_store *store;
 	enum tst_member_optional source = OPT_END;
 	bool have_envelope, match = FALSE;
 	int opt_code = 0, ret;
@@ -354,7 +365,7 @@ tst_member_operation_execute(const struct sieve_runtime_env *renv,
 	}
 
 	sieve_runtime_trace(renv, SIEVE_TRLVL_TESTS, "member test");
-	ret = tst_member_get_set(renv, this_ext, &set);
+	ret = tst_member_begin(renv, this_ext, &members, &store);
 	if (ret != SIEVE_EXEC_OK)
 		return ret;
 
@@ -362,12 +373,21 @@ tst_member_operation_execute(const struct sieve_runtime_env *renv,
 	have_envelope = (eenv->flags & SIEVE_EXECUTE_FLAG_NO_ENVELOPE) == 0;
 	if ((source == OPT_ENVELOPE || source == OPT_END) && have_envelope) {
 		match = vsmlist_posting_is_member(
-			set, sieve_message_get_sender(renv->msgctx));
+			&members, sieve_message_get_sender(renv->msgctx));
 	}
 	if (!match && (source == OPT_FROM || source == OPT_END))
-		ret = tst_member_from(renv, set, &match);
+		ret = tst_member_from(renv, &members, &match);
 	else if (source == OPT_ADDRESSES)
-		ret = tst_member_addresses(renv, set, addresses, &match);
+		ret = tst_member_addresses(renv, &members, addresses, &match);
+	if (ret == SIEVE_EXEC_OK && members.error != NULL) {
+		/* As for a failed read: retried later */
+		sieve_runtime_error(renv, NULL, "member test: failed to look "
+				    "up a member in %s: %s (temporary "
+				    "failure)", vsmlist_store_get_name(store),
+				    members.error);
+		ret = SIEVE_EXEC_TEMP_FAILURE;
+	}
+	vsmlist_store_close(&store);
 	if (ret != SIEVE_EXEC_OK)
 		return ret;
 

@@ -324,9 +324,7 @@ static void bounce_run(struct bounce *b)
 		return;
 	}
 
-	i_zero(&store_set);
-	store_set.list_address = b->set->address;
-	store_set.event_parent = params->event;
+	vsmlist_settings_store(b->set, params->event, &store_set);
 	if (vsmlist_store_open(b->set->members, &store_set, &b->store,
 			       &error) < 0) {
 		bounce_end(b, VSMLIST_BOUNCE_DEFERRED, t_strdup_printf(

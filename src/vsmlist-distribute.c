@@ -139,9 +139,7 @@ static int distribute_store_members(struct distribute *dist,
 	unsigned int i, count;
 	int ret;
 
-	i_zero(&store_set);
-	store_set.list_address = dist->set->address;
-	store_set.event_parent = dist->params->event;
+	vsmlist_settings_store(dist->set, dist->params->event, &store_set);
 	if (vsmlist_store_open(dist->set->members, &store_set, &store,
 			       error_r) < 0)
 		return -1;

@@ -524,9 +524,7 @@ static int membership_prepare(struct membership *m)
 			"confirmation secret: %s", error));
 		return -1;
 	}
-	i_zero(&store_set);
-	store_set.list_address = set->address;
-	store_set.event_parent = params->event;
+	vsmlist_settings_store(set, params->event, &store_set);
 	if (vsmlist_store_open(set->members, &store_set, &m->store,
 			       &error) < 0) {
 		membership_end(m, VSMLIST_MEMBERSHIP_FAILED, error);

@@ -8,7 +8,24 @@
 #include "vsmlist-store.h"
 #include "vsmlist-posting.h"
 
-bool vsmlist_posting_is_member(const struct vsmlist_member_set *set,
+static bool
+vsmlist_posting_store_has(struct vsmlist_posting_members *members,
+			  const struct smtp_address *address)
+{
+	struct vsmlist_member member;
+	const char *error;
+	int ret;
+
+	if (members->error != NULL)
+		return FALSE;
+	ret = vsmlist_store_lookup(members->store, address, members->pool,
+				   &member, &error);
+	if (ret < 0)
+		members->error = p_strdup(members->pool, error);
+	return ret > 0;
+}
+
+bool vsmlist_posting_is_member(struct vsmlist_posting_members *members,
 			       const struct smtp_address *address)
 {
 	const char *key;
@@ -16,11 +33,14 @@ bool vsmlist_posting_is_member(const struct vsmlist_member_set *set,
 	if (address == NULL || address->localpart == NULL ||
 	    address->domain == NULL)
 		return FALSE;
+	if (members->set == NULL)
+		return vsmlist_posting_store_has(members, address);
 	key = vsmlist_store_address_key(address);
-	return key != NULL && vsmlist_member_set_lookup_key(set, key) != NULL;
+	return key != NULL &&
+		vsmlist_member_set_lookup_key(members->set, key) != NULL;
 }
 
-bool vsmlist_posting_from_is_member(const struct vsmlist_member_set *set,
+bool vsmlist_posting_from_is_member(struct vsmlist_posting_members *members,
 				    const char *const *from_fields)
 {
 	const struct vsmlist_author_mailbox *mbox;
@@ -33,7 +53,7 @@ bool vsmlist_posting_from_is_member(const struct vsmlist_member_set *set,
 		vsmlist_author_parse(pool_datastack_create(), from_fields,
 				     &author);
 		array_foreach(&author.mailboxes, mbox) {
-			if (vsmlist_posting_is_member(set,
+			if (vsmlist_posting_is_member(members,
 				smtp_address_create_temp(mbox->localpart,
 							 mbox->domain))) {
 				found = TRUE;
@@ -44,7 +64,7 @@ bool vsmlist_posting_from_is_member(const struct vsmlist_member_set *set,
 	return found;
 }
 
-bool vsmlist_posting_string_is_member(const struct vsmlist_member_set *set,
+bool vsmlist_posting_string_is_member(struct vsmlist_posting_members *members,
 				      const char *address)
 {
 	struct smtp_address *addr;
@@ -55,7 +75,7 @@ bool vsmlist_posting_string_is_member(const struct vsmlist_member_set *set,
 		if (smtp_address_parse_path(pool_datastack_create(), address,
 					    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
 					    &addr, &error) == 0)
-			found = vsmlist_posting_is_member(set, addr);
+			found = vsmlist_posting_is_member(members, addr);
 	} T_END;
 	return found;
 }

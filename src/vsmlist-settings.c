@@ -11,6 +11,7 @@
 #include "istream.h"
 
 #include "vsmlist-author.h"
+#include "vsmlist-store.h"
 #include "vsmlist-settings.h"
 #include "vsmlist-settings-file.h"
 
@@ -65,6 +66,29 @@ vsmlist_setting(const struct vsmlist_settings_env *env, const char *name)
 		return NULL;
 	value = t_str_trim(value, " \t");
 	return (*value == '\0' ? NULL : value);
+}
+
+/* A time setting in milliseconds, longer than 0; *msecs keeps its default
+   when the setting is not set. Returns 0, or -1 with error_r. */
+static int
+vsmlist_settings_timeout(const struct vsmlist_settings_env *env,
+			 const char *setting, unsigned int *msecs,
+			 const char **error_r)
+{
+	const char *value = vsmlist_setting(env, setting), *error;
+
+	if (value == NULL)
+		return 0;
+	if (settings_get_time_msecs(value, msecs, &error) < 0) {
+		*error_r = t_strdup_printf("%s: %s", setting, error);
+		return -1;
+	}
+	if (*msecs == 0) {
+		*error_r = t_strdup_printf("%s: must be longer than 0",
+					   setting);
+		return -1;
+	}
+	return 0;
 }
 
 /* A path setting: "~/..." in the user's home, or absolute. A relative
@@ -244,7 +268,7 @@ vsmlist_settings_load_dmarc(pool_t pool,
 			    struct vsmlist_settings *set, const char **error_r)
 {
 	unsigned int value;
-	const char *str, *error;
+	const char *str;
 
 	if (vsmlist_setting_keyword(env, "sieve_vsmlist_dmarc",
 				    vsmlist_dmarc_mode_names, &value,
@@ -260,20 +284,9 @@ vsmlist_settings_load_dmarc(pool_t pool,
 	set->dns_servers = p_strdup(pool, vsmlist_setting(
 		env, "sieve_vsmlist_dns_servers"));
 	set->dns_timeout_msecs = VSMLIST_DEFAULT_DNS_TIMEOUT_MSECS;
-	str = vsmlist_setting(env, "sieve_vsmlist_dns_timeout");
-	if (str != NULL) {
-		if (settings_get_time_msecs(str, &set->dns_timeout_msecs,
-					    &error) < 0) {
-			*error_r = t_strdup_printf(
-				"sieve_vsmlist_dns_timeout: %s", error);
-			return -1;
-		}
-		if (set->dns_timeout_msecs == 0) {
-			*error_r = "sieve_vsmlist_dns_timeout: must be "
-				"longer than 0";
-			return -1;
-		}
-	}
+	if (vsmlist_settings_timeout(env, "sieve_vsmlist_dns_timeout",
+				     &set->dns_timeout_msecs, error_r) < 0)
+		return -1;
 	str = vsmlist_setting(env, "sieve_vsmlist_dns_cache");
 	if (str == NULL)
 		str = VSMLIST_DEFAULT_DNS_CACHE;
@@ -630,21 +643,10 @@ vsmlist_settings_load_fanout(pool_t pool,
 			"(use no, smtps, submissions, starttls)", value);
 		return -1;
 	}
-	value = vsmlist_setting(env, "sieve_vsmlist_submission_timeout");
-	if (value != NULL) {
-		if (settings_get_time_msecs(value,
-					    &set->submission_timeout_msecs,
-					    &error) < 0) {
-			*error_r = t_strdup_printf(
-				"sieve_vsmlist_submission_timeout: %s", error);
-			return -1;
-		}
-		if (set->submission_timeout_msecs == 0) {
-			*error_r = "sieve_vsmlist_submission_timeout: must "
-				"be longer than 0";
-			return -1;
-		}
-	}
+	if (vsmlist_settings_timeout(env, "sieve_vsmlist_submission_timeout",
+				     &set->submission_timeout_msecs,
+				     error_r) < 0)
+		return -1;
 
 	value = vsmlist_setting(env, "sieve_vsmlist_progress");
 	if (value == NULL)
@@ -789,6 +791,18 @@ vsmlist_settings_load_membership(pool_t pool,
 	return 0;
 }
 
+void vsmlist_settings_store(const struct vsmlist_settings *set,
+			    struct event *event_parent,
+			    struct vsmlist_store_settings *store_set_r)
+{
+	i_zero(store_set_r);
+	store_set_r->home = set->home;
+	store_set_r->list_address = set->address;
+	store_set_r->event_parent = event_parent;
+	store_set_r->base_dir = set->base_dir;
+	store_set_r->timeout_msecs = set->members_timeout_msecs;
+}
+
 /* The list's settings file first, then userdb fields and plugin { } */
 struct vsmlist_settings_file_env {
 	const struct vsmlist_settings_env *env;
@@ -906,6 +920,14 @@ vsmlist_settings_load_env(pool_t pool, const struct vsmlist_settings_env *env,
 	} else {
 		set->members = p_strdup(pool, value);
 	}
+
+	set->members_timeout_msecs = VSMLIST_DEFAULT_MEMBERS_TIMEOUT_MSECS;
+	if (vsmlist_settings_timeout(env, "sieve_vsmlist_members_timeout",
+				     &set->members_timeout_msecs,
+				     error_r) < 0)
+		return -1;
+	set->home = p_strdup(pool, env->home);
+	set->base_dir = p_strdup(pool, env->base_dir);
 
 	if (vsmlist_settings_load_batch_size(env, &set->batch_size,
 					     error_r) < 0)

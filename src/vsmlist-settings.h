@@ -4,12 +4,16 @@
 #include "net.h"
 
 struct smtp_address;
+struct vsmlist_store_settings;
 
 /* The sieve_vsmlist_* settings of one list, typed and with their defaults
    applied. No Sieve dependency: the caller supplies a lookup function (the
    Sieve glue passes sieve_setting_get). */
 
 #define VSMLIST_DEFAULT_MEMBERS "file:~/vsmlist/members"
+/* A dict store's read or lookup; Dovecot's dict client waits as long for
+   one reply */
+#define VSMLIST_DEFAULT_MEMBERS_TIMEOUT_MSECS (30*1000)
 /* Postfix's smtpd_recipient_limit default; far above the 100 of RFC 5321's
    minimum that every MTA accepts, and each batch costs one transaction. */
 #define VSMLIST_DEFAULT_BATCH_SIZE 1000
@@ -75,6 +79,8 @@ struct vsmlist_settings_env {
 	const char *recipient_delimiter;
 	/* The user's home, for "~/..." paths, or NULL */
 	const char *home;
+	/* Dovecot's base_dir (the dict server's socket is there), or NULL */
+	const char *base_dir;
 
 	vsmlist_setting_lookup_func_t *lookup;
 	void *context;
@@ -92,6 +98,10 @@ struct vsmlist_settings {
 	const char *recipient_delimiter;
 	/* Member store URI; a file: path is absolute */
 	const char *members;
+	/* Bound of a dict store's read or lookup */
+	unsigned int members_timeout_msecs;
+	/* The user's home and Dovecot's base_dir, or NULL, for the store */
+	const char *home, *base_dir;
 	/* RFC 2919 list identifier without the angle brackets */
 	const char *list_id;
 	/* Recipients per SMTP transaction */
@@ -197,6 +207,11 @@ vsmlist_settings_detail_address(pool_t pool,
 /* "<mailto:...>" of an address, with what a URI cannot hold
    percent-encoded (RFC 6068) */
 const char *vsmlist_mailto_uri(const struct smtp_address *address);
+
+/* The member store's settings for this list (its URI is set->members) */
+void vsmlist_settings_store(const struct vsmlist_settings *set,
+			    struct event *event_parent,
+			    struct vsmlist_store_settings *store_set_r);
 
 /* Read and validate the settings. Returns 0 on success, -1 with an error
    naming the offending setting. */

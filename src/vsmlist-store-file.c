@@ -335,10 +335,7 @@ file_store_update(struct vsmlist_store *store, const char *key,
 	}
 	new_member = *member;
 	if (!callback(&new_member, vsmlist_store_now(store), context) ||
-	    (new_member.state == member->state &&
-	     new_member.bounce_points == member->bounce_points &&
-	     new_member.last_bounce == member->last_bounce &&
-	     new_member.disabled_at == member->disabled_at)) {
+	    vsmlist_member_state_equals(&new_member, member)) {
 		file_store_change_end(&change);
 		return 0;
 	}

@@ -108,8 +108,9 @@ static bool store_plain_domain(const char *p)
    Returns FALSE for anything else, which the parser then judges; what it
    accepts here, the parser accepts alike, with the same encoding. */
 static bool
-vsmlist_store_line_parse_plain(pool_t pool, const char *text,
-			       struct vsmlist_store_line *line)
+vsmlist_store_address_parse_plain(pool_t pool, const char *text,
+				  struct smtp_address **address_r,
+				  const char **key_r)
 {
 	const char *at = strchr(text, '@');
 	struct smtp_address *address;
@@ -121,17 +122,55 @@ vsmlist_store_line_parse_plain(pool_t pool, const char *text,
 	address = p_new(pool, struct smtp_address, 1);
 	address->localpart = p_strdup_until(pool, text, at);
 	address->domain = p_strdup(pool, at + 1);
-	line->type = VSMLIST_STORE_LINE_MEMBER;
-	line->address = address;
-	line->key = p_strdup(pool, t_str_lcase(text));
+	*address_r = address;
+	*key_r = p_strdup(pool, t_str_lcase(text));
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	/* The fuzz target checks the shortcut against the parser */
+	struct smtp_address *parsed;
+	const char *error;
+
+	i_assert(smtp_address_parse_path(pool_datastack_create(), text,
+		SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
+		&parsed, &error) == 0);
+	i_assert(strcmp(vsmlist_store_address_key(parsed), *key_r) == 0);
+#endif
 	return TRUE;
+}
+
+int vsmlist_store_address_parse(pool_t pool, const char *text,
+				struct smtp_address **address_r,
+				const char **key_r, const char **error_r)
+{
+	struct smtp_address *address;
+	const char *key;
+
+	if (vsmlist_store_address_parse_plain(pool, text, address_r, key_r))
+		return 0;
+	/* Parsed on the data stack: only a member's address takes memory
+	   from pool */
+	if (smtp_address_parse_path(pool_datastack_create(), text,
+				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
+				    &address, error_r) < 0)
+		return -1;
+	if (address->localpart == NULL || address->domain == NULL) {
+		*error_r = "Missing domain";
+		return -1;
+	}
+	/* Not expected of a parsed address, but the store is not ours */
+	key = vsmlist_store_address_key(address);
+	if (key == NULL) {
+		*error_r = "cannot be encoded";
+		return -1;
+	}
+	*address_r = smtp_address_clone(pool, address);
+	*key_r = p_strdup(pool, key);
+	return 0;
 }
 
 void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,
 			      size_t size, struct vsmlist_store_line *line)
 {
-	struct smtp_address *address;
-	const char *text, *key, *error;
+	const char *text;
 
 	line->address = NULL;
 	line->key = NULL;
@@ -150,41 +189,12 @@ void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,
 		line->type = VSMLIST_STORE_LINE_EMPTY;
 		return;
 	}
-	if (vsmlist_store_line_parse_plain(pool, text, line)) {
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-		/* The fuzz target checks the shortcut against the parser */
-		struct smtp_address *parsed;
-
-		i_assert(smtp_address_parse_path(pool_datastack_create(), text,
-			SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
-			&parsed, &error) == 0);
-		i_assert(strcmp(vsmlist_store_address_key(parsed),
-				line->key) == 0);
-#endif
-		return;
-	}
-	line->type = VSMLIST_STORE_LINE_INVALID;
-	/* Parsed on the data stack: only a member's address takes memory
-	   from pool */
-	if (smtp_address_parse_path(pool_datastack_create(), text,
-				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
-				    &address, &error) < 0) {
-		line->error = error;
-		return;
-	}
-	if (address->localpart == NULL || address->domain == NULL) {
-		line->error = "Missing domain";
-		return;
-	}
-	/* Not expected of a parsed address, but the file is not ours */
-	key = vsmlist_store_address_key(address);
-	if (key == NULL) {
-		line->error = "cannot be encoded";
+	if (vsmlist_store_address_parse(pool, text, &line->address,
+					&line->key, &line->error) < 0) {
+		line->type = VSMLIST_STORE_LINE_INVALID;
 		return;
 	}
 	line->type = VSMLIST_STORE_LINE_MEMBER;
-	line->address = smtp_address_clone(pool, address);
-	line->key = p_strdup(pool, key);
 }
 
 static void

@@ -61,6 +61,13 @@ void vsmlist_store_line_iter_init(struct vsmlist_store_line_iter *iter,
 bool vsmlist_store_line_iter_next(struct vsmlist_store_line_iter *iter,
 				  struct vsmlist_store_line *line_r);
 
+/* Parse one member's address ("a@b" or "<a@b>", nothing else around it)
+   into address_r and its key (vsmlist_store_address_key()), both from
+   pool. Returns 0, or -1 with error_r (data stack). */
+int vsmlist_store_address_parse(pool_t pool, const char *text,
+				struct smtp_address **address_r,
+				const char **key_r, const char **error_r);
+
 /* Classify one member line (data and size without its LF): sets type,
    address and key (from pool), error (data stack). */
 void vsmlist_store_line_parse(pool_t pool, const unsigned char *data,

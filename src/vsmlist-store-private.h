@@ -10,6 +10,10 @@ struct vsmlist_store_vfuncs {
 	void (*deinit)(struct vsmlist_store *store);
 	int (*read)(struct vsmlist_store *store, pool_t pool,
 		    struct vsmlist_member_set **set_r, const char **error_r);
+	/* Optional: without it a lookup reads the whole store */
+	int (*lookup)(struct vsmlist_store *store, const char *key,
+		      pool_t pool, struct vsmlist_member *member_r,
+		      const char **error_r);
 	int (*add)(struct vsmlist_store *store,
 		   const struct smtp_address *address, const char *key,
 		   enum vsmlist_store_add_result *result_r,
@@ -46,6 +50,7 @@ struct vsmlist_store {
 };
 
 extern const struct vsmlist_store_backend vsmlist_store_backend_file;
+extern const struct vsmlist_store_backend vsmlist_store_backend_dict;
 
 void vsmlist_store_set_error(struct vsmlist_store *store,
 			     enum vsmlist_store_error error);
@@ -68,6 +73,9 @@ vsmlist_member_set_add(struct vsmlist_member_set *set,
 struct vsmlist_member *
 vsmlist_member_set_lookup_modifiable(struct vsmlist_member_set *set,
 				     const char *key);
+/* Whether two records of a member hold the same state */
+bool vsmlist_member_state_equals(const struct vsmlist_member *a,
+				 const struct vsmlist_member *b);
 /* Whether the member's state differs from a fresh member's */
 bool vsmlist_member_has_state(const struct vsmlist_member *member);
 

@@ -25,6 +25,7 @@ struct vsmlist_member_set {
 
 static const struct vsmlist_store_backend *const vsmlist_store_backends[] = {
 	&vsmlist_store_backend_file,
+	&vsmlist_store_backend_dict,
 };
 
 const char *vsmlist_store_address_key(const struct smtp_address *address)
@@ -83,12 +84,10 @@ int vsmlist_store_open(const char *uri,
 			backend = vsmlist_store_backends[i];
 	}
 	if (backend == NULL) {
-		if (strcmp(scheme, "dict") == 0)
-			error = "dict: is not supported yet";
-		else
-			error = "unknown store type (use file:<path>)";
-		*error_r = t_strdup_printf("member store '%s': %s",
-					   str_sanitize(uri, 128), error);
+		*error_r = t_strdup_printf("member store '%s': unknown store "
+					   "type (use file:<path> or "
+					   "dict:<dict URI>)",
+					   str_sanitize(uri, 128));
 		return -1;
 	}
 
@@ -179,6 +178,58 @@ int vsmlist_store_read(struct vsmlist_store *store, pool_t pool,
 {
 	store->last_error = VSMLIST_STORE_ERROR_NONE;
 	return store->v->read(store, pool, set_r, error_r);
+}
+
+/* A lookup for backends without one of their own: the whole store is read
+   into a pool of its own, the member copied out of it */
+static int
+vsmlist_store_lookup_by_read(struct vsmlist_store *store, const char *key,
+			     pool_t pool, struct vsmlist_member *member_r,
+			     const char **error_r)
+{
+	struct vsmlist_member_set *set;
+	const struct vsmlist_member *member;
+	pool_t read_pool;
+	int ret;
+
+	read_pool = pool_alloconly_create("vsmlist store lookup", 4096);
+	ret = store->v->read(store, read_pool, &set, error_r);
+	if (ret == 0) {
+		member = vsmlist_member_set_lookup_key(set, key);
+		if (member != NULL) {
+			*member_r = *member;
+			member_r->address = smtp_address_clone(pool,
+							member->address);
+			member_r->key = p_strdup(pool, member->key);
+			ret = 1;
+		}
+	}
+	pool_unref(&read_pool);
+	return ret;
+}
+
+int vsmlist_store_lookup(struct vsmlist_store *store,
+			 const struct smtp_address *address, pool_t pool,
+			 struct vsmlist_member *member_r,
+			 const char **error_r)
+{
+	const char *key;
+
+	i_zero(member_r);
+	store->last_error = VSMLIST_STORE_ERROR_NONE;
+	key = vsmlist_store_address_key(address);
+	/* An address without a key is nobody's */
+	if (key == NULL)
+		return 0;
+	if (store->v->lookup != NULL)
+		return store->v->lookup(store, key, pool, member_r, error_r);
+	return vsmlist_store_lookup_by_read(store, key, pool, member_r,
+					    error_r);
+}
+
+bool vsmlist_store_looks_up_alone(const struct vsmlist_store *store)
+{
+	return store->v->lookup != NULL;
 }
 
 int vsmlist_store_add(struct vsmlist_store *store,
@@ -286,6 +337,14 @@ vsmlist_member_set_lookup_modifiable(struct vsmlist_member_set *set,
 	unsigned int idx = *vsmlist_member_set_slot(set, key);
 
 	return idx == 0 ? NULL : array_idx_modifiable(&set->members, idx - 1);
+}
+
+bool vsmlist_member_state_equals(const struct vsmlist_member *a,
+				 const struct vsmlist_member *b)
+{
+	return a->state == b->state && a->bounce_points == b->bounce_points &&
+		a->last_bounce == b->last_bounce &&
+		a->disabled_at == b->disabled_at;
 }
 
 bool vsmlist_member_has_state(const struct vsmlist_member *member)

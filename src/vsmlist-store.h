@@ -9,12 +9,16 @@ struct smtp_address;
      file:<path>   a member file (one address a line) and <path>.state
                    beside it; '~/' and relative paths are taken from the
                    home (vsmlist-store-file.c, doc/vsmlist.md)
-     dict:<uri>    Dovecot dict (not supported yet)
+     dict:<uri>    a Dovecot dict, typically dict:proxy::<name> to an SQL
+                   dict of Dovecot's dict server; one row per member
+                   with its state (vsmlist-store-dict.c, doc/dict.md)
 
    Reading gives every member with its state at once, indexed for O(1)
-   lookups. Changes (add, remove, update) are made under the store's lock
-   from the store's current content, never from an earlier read, so that
-   concurrent deliveries and hand edits are never lost. */
+   lookups; a lookup gives one member. Changes (add, remove, update) are
+   made from the store's current content, never from an earlier read: the
+   file backend under its lock, so that concurrent deliveries and hand
+   edits are never lost; the dict backend as one transaction each (a dict
+   has no lock: doc/dict.md says what two changes at once can do). */
 
 /* A store larger than this is refused (reading and adding fail), unless
    the settings give a lower cap */
@@ -52,7 +56,19 @@ struct vsmlist_store_settings {
 	unsigned int lock_timeout_secs;
 	/* The most members; 0 or more than VSMLIST_STORE_MAX_MEMBERS = that */
 	unsigned int max_members;
+
+	/* dict: only */
+	/* Dovecot's base_dir, where dict:proxy:: finds the dict server's
+	   socket; NULL: only a proxy with an absolute socket path opens */
+	const char *base_dir;
+	/* Bound for one read or lookup, connection included; 0 = the default
+	   (VSMLIST_STORE_DICT_TIMEOUT_MSECS) */
+	unsigned int timeout_msecs;
 };
+
+/* The default bound of a dict store's read or lookup: as long as Dovecot's
+   dict client waits for one reply */
+#define VSMLIST_STORE_DICT_TIMEOUT_MSECS (30*1000)
 
 /* Why the last call failed */
 enum vsmlist_store_error {
@@ -93,8 +109,9 @@ typedef bool vsmlist_store_update_callback_t(struct vsmlist_member *member,
 const char *vsmlist_store_address_key(const struct smtp_address *address);
 
 /* Open a store. Returns 0, or -1 with error_r (unknown scheme, a path
-   that needs a home without one, "dict:" for now). Opening touches no
-   file. */
+   that needs a home without one, a dict that cannot iterate or is not
+   known in this process). Opening touches no file and connects to
+   nothing. */
 int vsmlist_store_open(const char *uri,
 		       const struct vsmlist_store_settings *set,
 		       struct vsmlist_store **store_r, const char **error_r);
@@ -113,6 +130,20 @@ vsmlist_store_get_last_error(const struct vsmlist_store *store);
 int vsmlist_store_read(struct vsmlist_store *store, pool_t pool,
 		       struct vsmlist_member_set **set_r,
 		       const char **error_r);
+
+/* Look up one member, allocated from pool (not a data stack pool).
+   Returns 1 with member_r, 0 when not a member, -1 with error_r. The file
+   backend reads the whole store for it; the dict backend looks the member
+   up alone. */
+int vsmlist_store_lookup(struct vsmlist_store *store,
+			 const struct smtp_address *address, pool_t pool,
+			 struct vsmlist_member *member_r,
+			 const char **error_r);
+
+/* Whether the backend looks a member up alone (dict), rather than reading
+   the whole store for it (file): then a few lookups are cheaper than a
+   read */
+bool vsmlist_store_looks_up_alone(const struct vsmlist_store *store);
 
 /* Add an (enabled) member at the end. Returns 1 when added, 0 when already
    a member (result_r says whether enabled or disabled), -1 on error. */

@@ -17,6 +17,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import vsmstack  # noqa: E402
+import pgstack  # noqa: E402
+
+# The member stores a list's tests run against (a fixture with
+# params=STORE_KINDS gives each kind; Stack.add_list(store=kind))
+STORE_KINDS = ("file", "dict")
 
 
 def pytest_configure(config):
@@ -47,10 +52,21 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
-def stack():
-    """One stack with the plugin for the whole session (about 1 s to start)."""
+def pg():
+    """One private PostgreSQL for the session (about 2 s to start), with
+    the schema of doc/example-config/vsmlist.sql."""
+    db = pgstack.Postgres().start()
+    yield db
+    db.destroy()
+
+
+@pytest.fixture(scope="session")
+def stack(pg):
+    """One stack with the plugin for the whole session (about 1 s to start),
+    its dict "vsmlist" on the session's PostgreSQL."""
     st = vsmstack.Stack(plugin=True, mail_debug=True, protocols=("lmtp", "sieve"),
-                        dkim_domains=["author.example", "lists.example"])
+                        dkim_domains=["author.example", "lists.example"],
+                        member_db=pg)
     st.start()
     time.sleep(0.2)
     st.startup_log = st.dovecot.log()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import vsmstack
+from conftest import STORE_KINDS
 from vsmstack import header_values, make_message
 
 pytestmark = pytest.mark.plugin
@@ -61,9 +62,11 @@ def post(st, rcpt=LIST, sender=AUTHOR, sign=True, extra_headers=(), **kw):
     return msg, res
 
 
-@pytest.fixture(scope="session")
-def friends(stack):
-    stack.add_list(LIST, members_text=MEMBERS_TEXT, script=DISTRIBUTE)
+@pytest.fixture(scope="session", params=STORE_KINDS)
+def friends(stack, request):
+    """The list, its members in a file or in the database"""
+    stack.add_list(LIST, members_text=MEMBERS_TEXT, script=DISTRIBUTE,
+                   store=request.param)
     return LIST
 
 
@@ -177,11 +180,11 @@ def test_missing_members_file_keeps_post(st):
 # ---------------------------------------------------------------------------
 # batching
 
-@pytest.fixture(scope="session")
-def batch_list(stack):
+@pytest.fixture(scope="session", params=STORE_KINDS)
+def batch_list(stack, request):
     lst = "batch@lists.example"
     stack.add_list(lst, members_text=MEMBERS_TEXT, script=DISTRIBUTE,
-                   sieve_vsmlist_batch_size="2")
+                   sieve_vsmlist_batch_size="2", store=request.param)
     return lst
 
 

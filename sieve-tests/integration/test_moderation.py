@@ -23,6 +23,7 @@ import time
 import pytest
 
 import vsmstack
+from conftest import STORE_KINDS
 from vsmstack import header_values, make_message
 
 pytestmark = pytest.mark.plugin
@@ -55,8 +56,8 @@ keep;
 """
 
 
-@pytest.fixture(scope="module")
-def mst():
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def mst(pg, request):
     uid, gid = vsmstack.ensure_mail_user()
     admin_dir = tempfile.mkdtemp(prefix="vsmmod", dir="/tmp")
     os.chmod(admin_dir, 0o755)
@@ -81,13 +82,14 @@ def mst():
             "imapsieve_mailbox2_causes": "COPY",
             "imapsieve_mailbox2_before": "file:" + scripts["probe"],
         },
-        dovecot_extra_conf="protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}\n")
+        dovecot_extra_conf="protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}\n",
+        member_db=pg)
     try:
         st.start()
         # The list's own script is an admin script too (sieve_before would
         # do); here it is the list user's, with the extension allowed for
         # that user only, as doc/vsmlist.md shows for ManageSieve lists.
-        st.add_list(LIST, MEMBERS, script=LIST_SCRIPT)
+        st.add_list(LIST, MEMBERS, script=LIST_SCRIPT, store=request.param)
         yield st
     finally:
         st.stop()

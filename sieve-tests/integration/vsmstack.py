@@ -34,6 +34,7 @@ import base64
 import contextlib
 import email.utils
 import glob
+import grp
 import json
 import os
 import pwd
@@ -1512,6 +1513,7 @@ class Stack:
                  relay_kwargs: Optional[dict] = None,
                  submission_port: Optional[int] = None,
                  dns_servers_setting: bool = True,
+                 member_db=None,
                  keep_tmp: Optional[bool] = None,
                  sanitizer_options: Optional[Dict[str, str]] = None,
                  doveadm_plugin: bool = False,
@@ -1531,6 +1533,9 @@ class Stack:
         # in front (postfix_stack) is to be Dovecot's relay
         self.submission_port = submission_port
         self.dns_servers_setting = dns_servers_setting
+        # A pgstack.Postgres: Dovecot gets the dict "vsmlist" on it, and
+        # add_list(store="dict") lists whose members are rows there
+        self.member_db = member_db
         # more ASAN_OPTIONS for this stack's Dovecot in the sanitizer mode
         self.sanitizer_options = sanitizer_options
         self.keep_tmp = (os.environ.get("VSMLIST_KEEP_TMP") == "1") if keep_tmp is None else keep_tmp
@@ -1557,11 +1562,15 @@ class Stack:
             if self.dns_servers_setting:
                 settings["sieve_vsmlist_dns_servers"] = f"127.0.0.1:{self.dns.port}"
             settings.update(self.plugin_settings)
+            extra_conf = self.dovecot_extra_conf
+            if self.member_db is not None:
+                extra_conf += self.member_db.dict_config(
+                    self.workdir, grp.getgrgid(ensure_mail_user()[1]).gr_name)
             self.dovecot = Dovecot(self.workdir, self.submission_port or self.relay.port,
                                    plugin=self.plugin,
                                    mail_debug=self.mail_debug, plugin_settings=settings,
                                    protocols=self.protocols,
-                                   extra_conf=self.dovecot_extra_conf,
+                                   extra_conf=extra_conf,
                                    sanitizer_options=self.sanitizer_options,
                                    doveadm_plugin=self.doveadm_plugin,
                                    doveadm_http=self.doveadm_http)
@@ -1610,9 +1619,15 @@ class Stack:
 
     def add_list(self, address: str, members: Optional[Sequence[str]] = None,
                  script: str = 'require "vnd.vsmlist";\ndistribute;\n',
-                 members_text: Optional[str] = None, **fields: str) -> str:
-        """A list user with sieve_extensions=+vnd.vsmlist, its members file
-        (~/vsmlist/members) and its personal script (compiled by doveadm).
+                 members_text: Optional[str] = None, store: str = "file",
+                 **fields: str) -> str:
+        """A list user with sieve_extensions=+vnd.vsmlist, its members and
+        its personal script (compiled by doveadm).
+
+        store="file": the members file ~/vsmlist/members; store="dict":
+        sieve_vsmlist_members=dict:proxy::vsmlist and the members as rows
+        of the stack's member_db (members_text read as a member file would
+        be: comments and blank lines left out).
 
         Pigeonhole gotcha: an extension that is also in
         sieve_global_extensions is flagged global and then refused in personal
@@ -1623,11 +1638,25 @@ class Stack:
         fields.setdefault("sieve_extensions", "+vnd.vsmlist")
         if self.plugin and script is not None:
             fields.setdefault("sieve_global_extensions", "-vnd.vsmlist")
+        if store == "dict":
+            import pgstack
+            fields.setdefault("sieve_vsmlist_members", pgstack.DICT_URI)
+        elif store != "file":
+            raise StackError(f"unknown member store kind {store!r}")
         home = self.dovecot.add_user(address, **fields)
         if members_text is None and members is not None:
             members_text = "".join(m + "\n" for m in members)
         if members_text is not None:
-            self.dovecot.write_user_file(address, "vsmlist/members", members_text)
+            self.write_members(address, members_text, store)
         if script is not None:
             self.dovecot.sieve_put(address, script)
         return home
+
+    def write_members(self, address: str, members_text: str, store: str = "file") -> None:
+        """Replace a list's members: its member file, or its rows in the
+        member database."""
+        if store == "dict":
+            import pgstack
+            self.member_db.set_members(address, pgstack.members_from_text(members_text))
+        else:
+            self.dovecot.write_user_file(address, "vsmlist/members", members_text)
