@@ -28,6 +28,7 @@ this):
 
     bench/run.sh                 # the whole table
     bench/run.sh --sizes 1000    # other list sizes
+    bench/run.sh --sizes 10000 --disabled 1000   # a list with disabled members
 """
 
 import argparse
@@ -211,8 +212,11 @@ def capture_sent(bench, capture, size, members):
     return sent[0].mail_from, sent[0].data
 
 
-def run_vsmlist(bench, size, user=None, system="vsmlist (LMTP, plugin)"):
+def run_vsmlist(bench, size, user=None, system="vsmlist (LMTP, plugin)",
+                expect=None):
+    """expect: the members a post goes to (default: size)"""
     user = user or f"list{size}@lists.example"
+    expect = size if expect is None else expect
     before = bench.sink.messages()
     mark = bench.dovecot.log_mark()
     wall, code, text, rss = bench.deliver(user, make_post(user))
@@ -222,9 +226,28 @@ def run_vsmlist(bench, size, user=None, system="vsmlist (LMTP, plugin)"):
         note = f"LMTP {code} {text[:60]}"
     else:
         m = re.search(r"distributed to (\d+) member", bench.log_since(mark))
-        if not m or int(m.group(1)) != size:
+        if not m or int(m.group(1)) != expect:
             note = "incomplete: " + (m.group(0) if m else "no log line")
     return Row(size, system, wall, txs, rss, note)
+
+
+def run_disabled(bench, size, members, disabled, repeat):
+    """The same list with `disabled` of its members disabled (by bounces,
+    as members.state records them): what the store's state costs a
+    delivery beside the plain list's row."""
+    user = f"disabled{size}@lists.example"
+    disabled = min(disabled, size)
+    step = size // disabled if disabled else 0
+    now = int(time.time())
+    state = "vsmlist-state 1\n" + "".join(
+        f"disabled 5 {now} {now} {members[i * step]}\n"
+        for i in range(disabled))
+    bench.add_list(user, members, SCRIPT)
+    bench.dovecot.write_user_file(user, "vsmlist/members.state", state)
+    return [run_vsmlist(bench, size, user,
+                        f"vsmlist, {disabled:,} disabled",
+                        expect=size - disabled)
+            for _ in range(repeat)]
 
 
 def run_redirect(bench, size, members):
@@ -398,6 +421,9 @@ def main():
                     help="runs of vsmlist and the raw client per size "
                     "(the median is shown)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--disabled", type=int, default=0, metavar="N",
+                    help="also run a list of the same size with N members "
+                    "disabled (spread over the list, in members.state)")
     ap.add_argument("--verp", action="store_true",
                     help="also run a list with sieve_vsmlist_verp=yes "
                     "(one transaction per member)")
@@ -427,6 +453,10 @@ def main():
                                          members, mail_from, message))
             rows.append(median_row(vsm))
             rows.append(median_row(raw))
+            if args.disabled:
+                rows.append(median_row(run_disabled(bench, size, members,
+                                                    args.disabled,
+                                                    args.repeat)))
             if args.verp:
                 verp_user = f"verp{size}@lists.example"
                 bench.add_list(verp_user, members, SCRIPT,

@@ -217,9 +217,11 @@ def test_database_down_between_posts(dst, db):
     db.restart()
     deliver_until_accepted(dst.dovecot, msg, lst)
     assert received(dst) == {"a@example.net": 1, "b@example.org": 1, "c@example.com": 1}
-    # a further retry (a lost LMTP reply) sends nothing
-    res = dst.dovecot.deliver(msg, AUTHOR, [lst])
-    assert res.code(lst) == 250
+    # a further retry (a lost LMTP reply) sends nothing. It reads the
+    # members before the progress record, and right after PostgreSQL's
+    # restart the dict server's next connection may still fail once
+    # (seen in one run of the suite): deferred again, then accepted
+    deliver_until_accepted(dst.dovecot, msg, lst)
     assert received(dst) == {"a@example.net": 1, "b@example.org": 1, "c@example.com": 1}
 
 
