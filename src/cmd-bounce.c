@@ -2,8 +2,6 @@
 
 #include "lib.h"
 #include "ioloop.h"
-#include "istream.h"
-#include "mail-storage.h"
 
 #include "sieve-common.h"
 #include "sieve-commands.h"
@@ -19,7 +17,7 @@
 #include "vsmlist-settings.h"
 #include "vsmlist-bounce.h"
 #include "ext-vsmlist-common.h"
-#include "ext-vsmlist-transport.h"
+#include "ext-vsmlist-delivery.h"
 
 /*
  * Bounce command
@@ -138,98 +136,29 @@ act_bounce_print(const struct sieve_action *action ATTR_UNUSED,
 	sieve_result_action_printf(rpenv, "handle a bounce of the list");
 }
 
-/* The Sieve environment as the module's parameters */
-static void
-act_bounce_params(const struct sieve_action_exec_env *aenv,
-		      const struct ext_vsmlist_context *extctx,
-		      const struct ext_vsmlist_transport *transport,
-		      struct istream *input,
-		      struct vsmlist_bounce_params *params_r)
-{
-	const struct sieve_execute_env *eenv = aenv->exec_env;
-
-	i_zero(params_r);
-	params_r->set = extctx->set;
-	params_r->settings_error = extctx->set_error;
-	params_r->input = input;
-	/* Under imapsieve there is no envelope, and no VERP address */
-	if ((eenv->flags & SIEVE_EXECUTE_FLAG_NO_ENVELOPE) == 0) {
-		params_r->have_envelope = TRUE;
-		params_r->mail_from = sieve_message_get_sender(aenv->msgctx);
-		params_r->rcpt_to =
-			sieve_message_get_orig_recipient(aenv->msgctx);
-	}
-	if (transport != NULL) {
-		params_r->transport = transport->transport;
-		params_r->transport_error = transport->error;
-	}
-	params_r->now = ioloop_time;
-	params_r->event = aenv->event;
-}
-
-/* One event and one log line for every outcome */
-static void
-act_bounce_report(const struct sieve_action_exec_env *aenv,
-		      const struct vsmlist_bounce_outcome *outcome)
-{
-	struct event *event =
-		sieve_action_create_finish_event(aenv)->
-		set_name("vsmlist_bounce_finished")->event();
-	const char *line;
-	bool error;
-
-	vsmlist_bounce_outcome_event(outcome, event);
-	line = vsmlist_bounce_outcome_log(outcome, &error);
-	ext_vsmlist_log_outcome(aenv, event, error, line);
-}
-
 static int
 act_bounce_execute(const struct sieve_action_exec_env *aenv,
-		       void *tr_context ATTR_UNUSED, bool *keep)
+		   void *tr_context ATTR_UNUSED, bool *keep)
 {
-	const struct sieve_execute_env *eenv = aenv->exec_env;
-	const struct sieve_action *action = aenv->action;
-	const struct ext_vsmlist_context *extctx =
-		ext_vsmlist_get_context(action->ext);
-	struct mail *mail = (action->mail != NULL ?
-			     action->mail :
-			     sieve_message_get_mail(aenv->msgctx));
-	struct ext_vsmlist_transport *transport = NULL;
-	struct vsmlist_bounce_params params;
+	struct ext_vsmlist_delivery delivery;
 	struct vsmlist_bounce_outcome outcome;
-	struct istream *input;
-	pool_t pool;
-	int ret = SIEVE_EXEC_OK;
+	struct event *event;
+	const char *line;
+	bool error;
+	int ret;
 
-	/* Here, not in commit: a temporary failure must fail the delivery
-	   before keep commits, so that the MTA retries */
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
-		return sieve_result_mail_error(aenv, mail,
-					       "failed to read the bounce");
-	}
-	if (extctx->set != NULL)
-		ext_vsmlist_transport_init(aenv, extctx->set, &transport);
-	act_bounce_params(aenv, extctx, transport, input, &params);
+	ret = ext_vsmlist_delivery_init(aenv, "failed to read the bounce",
+					&delivery);
+	if (ret != SIEVE_EXEC_OK)
+		return ret;
+	delivery.delivery.now = ioloop_time;
+	vsmlist_bounce(delivery.pool, &delivery.delivery, &outcome);
 
-	pool = pool_alloconly_create("vsmlist bounce", 4096);
-	vsmlist_bounce(pool, &params, &outcome);
-	ext_vsmlist_transport_deinit(&transport);
-	act_bounce_report(aenv, &outcome);
-
-	switch (vsmlist_bounce_outcome_result(&outcome)) {
-	case VSMLIST_BOUNCE_RESULT_HANDLED:
-		eenv->exec_status->significant_action_executed = TRUE;
-		*keep = FALSE;
-		break;
-	case VSMLIST_BOUNCE_RESULT_KEEP:
-		break;
-	case VSMLIST_BOUNCE_RESULT_TEMPFAIL:
-		ret = SIEVE_EXEC_TEMP_FAILURE;
-		break;
-	case VSMLIST_BOUNCE_RESULT_FAILURE:
-		ret = SIEVE_EXEC_FAILURE;
-		break;
-	}
-	pool_unref(&pool);
-	return ret;
+	/* One event and one log line for every outcome */
+	event = ext_vsmlist_delivery_event(aenv, "vsmlist_bounce_finished");
+	vsmlist_bounce_outcome_event(&outcome, event);
+	line = vsmlist_bounce_outcome_log(&outcome, &error);
+	ext_vsmlist_log_outcome(aenv, event, error, line);
+	return ext_vsmlist_delivery_finish(aenv, &delivery,
+		vsmlist_bounce_outcome_result(&outcome), keep);
 }

@@ -25,6 +25,7 @@
 #include "vsmlist-distribute.h"
 #include "ext-vsmlist-common.h"
 #include "ext-vsmlist-transport.h"
+#include "ext-vsmlist-delivery.h"
 
 /*
  * Distribute command
@@ -444,114 +445,48 @@ act_distribute_print(const struct sieve_action *action,
 	*keep = FALSE;
 }
 
-/* The Sieve environment as the pipeline's parameters */
-static void
-act_distribute_params(const struct sieve_action_exec_env *aenv,
-		      const struct act_distribute_context *actx,
-		      const struct ext_vsmlist_context *extctx,
-		      const struct ext_vsmlist_transport *transport,
-		      struct istream *input,
-		      struct vsmlist_distribute_params *params_r)
-{
-	const struct sieve_execute_env *eenv = aenv->exec_env;
-	const struct vsmlist_settings *set = extctx->set;
-
-	i_zero(params_r);
-	params_r->set = set;
-	params_r->settings_error = extctx->set_error;
-	params_r->input = input;
-	if ((eenv->flags & SIEVE_EXECUTE_FLAG_NO_ENVELOPE) == 0) {
-		params_r->have_envelope = TRUE;
-		params_r->mail_from = sieve_message_get_sender(aenv->msgctx);
-		params_r->rcpt_to =
-			sieve_message_get_orig_recipient(aenv->msgctx);
-	}
-	params_r->dmarc_mode = (actx->dmarc_mode_set || set == NULL ?
-				actx->dmarc_mode : set->dmarc_mode);
-	params_r->inline_members = actx->members;
-	if (transport != NULL) {
-		params_r->transport = transport->transport;
-		params_r->transport_error = transport->error;
-		params_r->relay = transport->relay;
-		params_r->keep_progress = transport->delivery;
-	}
-	params_r->event = aenv->event;
-}
-
-/* One event and one log line for every outcome */
-static void
-act_distribute_report(const struct sieve_action_exec_env *aenv,
-		      const struct vsmlist_distribute_outcome *outcome,
-		      const struct ext_vsmlist_transport *transport)
-{
-	struct event *event =
-		sieve_action_create_finish_event(aenv)->
-		set_name("vsmlist_distribute_finished")->event();
-	const char *line;
-	bool error;
-
-	vsmlist_distribute_outcome_event(outcome, event);
-	if (transport != NULL) {
-		event_add_int(event, "vsmlist_connections",
-			      ext_vsmlist_transport_connections(transport));
-	}
-	line = vsmlist_distribute_outcome_log(outcome, &error);
-	ext_vsmlist_log_outcome(aenv, event, error, line);
-}
-
 static int
 act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		       void *tr_context ATTR_UNUSED, bool *keep)
 {
-	const struct sieve_execute_env *eenv = aenv->exec_env;
-	const struct sieve_action *action = aenv->action;
-	const struct act_distribute_context *actx = action->context;
-	const struct ext_vsmlist_context *extctx =
-		ext_vsmlist_get_context(action->ext);
-	struct mail *mail = (action->mail != NULL ?
-			     action->mail :
-			     sieve_message_get_mail(aenv->msgctx));
-	struct ext_vsmlist_transport *transport = NULL;
+	const struct act_distribute_context *actx = aenv->action->context;
+	const struct vsmlist_settings *set;
+	struct ext_vsmlist_delivery delivery;
 	struct vsmlist_distribute_params params;
 	struct vsmlist_distribute_outcome outcome;
-	struct istream *input;
-	pool_t pool;
-	int ret = SIEVE_EXEC_OK;
+	enum vsmlist_action_result result;
+	struct event *event;
+	const char *line;
+	bool error;
+	int ret;
 
-	/* Sending happens here, not in commit: a temporary failure must
-	   fail the whole delivery before fileinto/keep commit, so that the
-	   MTA retries instead of the post being only archived. */
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
-		return sieve_result_mail_error(aenv, mail,
-					       "failed to read the post");
+	ret = ext_vsmlist_delivery_init(aenv, "failed to read the post",
+					&delivery);
+	if (ret != SIEVE_EXEC_OK)
+		return ret;
+	set = delivery.delivery.set;
+	i_zero(&params);
+	params.delivery = delivery.delivery;
+	params.dmarc_mode = (actx->dmarc_mode_set || set == NULL ?
+			     actx->dmarc_mode : set->dmarc_mode);
+	params.inline_members = actx->members;
+	params.keep_progress = (delivery.transport != NULL &&
+				delivery.transport->delivery);
+	vsmlist_distribute(delivery.pool, &params, &outcome);
+
+	/* One event and one log line for every outcome */
+	event = ext_vsmlist_delivery_event(aenv,
+					   "vsmlist_distribute_finished");
+	vsmlist_distribute_outcome_event(&outcome, event);
+	if (delivery.transport != NULL) {
+		event_add_int(event, "vsmlist_connections",
+			ext_vsmlist_transport_connections(delivery.transport));
 	}
-	if (extctx->set != NULL)
-		ext_vsmlist_transport_init(aenv, extctx->set, &transport);
-	act_distribute_params(aenv, actx, extctx, transport, input, &params);
+	line = vsmlist_distribute_outcome_log(&outcome, &error);
+	ext_vsmlist_log_outcome(aenv, event, error, line);
 
-	/* Everything of this post lives here and goes with it: an lmtp
-	   process delivers many posts */
-	pool = pool_alloconly_create("vsmlist distribute", 8192);
-	vsmlist_distribute(pool, &params, &outcome);
-	/* Goodbye to the relay before the log line, so that it counts */
-	act_distribute_report(aenv, &outcome, transport);
-	ext_vsmlist_transport_deinit(&transport);
-
-	switch (vsmlist_distribute_outcome_result(&outcome)) {
-	case VSMLIST_DISTRIBUTE_RESULT_SENT:
-		eenv->exec_status->significant_action_executed = TRUE;
-		eenv->exec_status->message_forwarded = TRUE;
-		*keep = FALSE;
-		break;
-	case VSMLIST_DISTRIBUTE_RESULT_KEEP:
-		break;
-	case VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL:
-		ret = SIEVE_EXEC_TEMP_FAILURE;
-		break;
-	case VSMLIST_DISTRIBUTE_RESULT_FAILURE:
-		ret = SIEVE_EXEC_FAILURE;
-		break;
-	}
-	pool_unref(&pool);
-	return ret;
+	result = vsmlist_distribute_outcome_result(&outcome);
+	if (result == VSMLIST_ACTION_HANDLED)
+		aenv->exec_env->exec_status->message_forwarded = TRUE;
+	return ext_vsmlist_delivery_finish(aenv, &delivery, result, keep);
 }

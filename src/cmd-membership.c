@@ -1,8 +1,6 @@
 /* Copyright (c) 2026 vsmlist authors, see the included COPYING file */
 
 #include "lib.h"
-#include "istream.h"
-#include "mail-storage.h"
 
 #include "sieve-common.h"
 #include "sieve-commands.h"
@@ -18,7 +16,7 @@
 #include "vsmlist-settings.h"
 #include "vsmlist-membership.h"
 #include "ext-vsmlist-common.h"
-#include "ext-vsmlist-transport.h"
+#include "ext-vsmlist-delivery.h"
 
 /*
  * Membership command
@@ -135,98 +133,29 @@ act_membership_print(const struct sieve_action *action ATTR_UNUSED,
 	sieve_result_action_printf(rpenv, "handle a list membership request");
 }
 
-/* The Sieve environment as the module's parameters */
-static void
-act_membership_params(const struct sieve_action_exec_env *aenv,
-		      const struct ext_vsmlist_context *extctx,
-		      const struct ext_vsmlist_transport *transport,
-		      struct istream *input,
-		      struct vsmlist_membership_params *params_r)
-{
-	const struct sieve_execute_env *eenv = aenv->exec_env;
-
-	i_zero(params_r);
-	params_r->set = extctx->set;
-	params_r->settings_error = extctx->set_error;
-	params_r->input = input;
-	/* Under imapsieve only the Subject says what is asked */
-	if ((eenv->flags & SIEVE_EXECUTE_FLAG_NO_ENVELOPE) == 0) {
-		params_r->have_envelope = TRUE;
-		params_r->mail_from = sieve_message_get_sender(aenv->msgctx);
-		params_r->rcpt_to =
-			sieve_message_get_orig_recipient(aenv->msgctx);
-	}
-	if (transport != NULL) {
-		params_r->transport = transport->transport;
-		params_r->transport_error = transport->error;
-		params_r->relay = transport->relay;
-	}
-	params_r->event = aenv->event;
-}
-
-/* One event and one log line for every outcome */
-static void
-act_membership_report(const struct sieve_action_exec_env *aenv,
-		      const struct vsmlist_membership_outcome *outcome)
-{
-	struct event *event =
-		sieve_action_create_finish_event(aenv)->
-		set_name("vsmlist_membership_finished")->event();
-	const char *line;
-	bool error;
-
-	vsmlist_membership_outcome_event(outcome, event);
-	line = vsmlist_membership_outcome_log(outcome, &error);
-	ext_vsmlist_log_outcome(aenv, event, error, line);
-}
-
 static int
 act_membership_execute(const struct sieve_action_exec_env *aenv,
 		       void *tr_context ATTR_UNUSED, bool *keep)
 {
-	const struct sieve_execute_env *eenv = aenv->exec_env;
-	const struct sieve_action *action = aenv->action;
-	const struct ext_vsmlist_context *extctx =
-		ext_vsmlist_get_context(action->ext);
-	struct mail *mail = (action->mail != NULL ?
-			     action->mail :
-			     sieve_message_get_mail(aenv->msgctx));
-	struct ext_vsmlist_transport *transport = NULL;
-	struct vsmlist_membership_params params;
+	struct ext_vsmlist_delivery delivery;
 	struct vsmlist_membership_outcome outcome;
-	struct istream *input;
-	pool_t pool;
-	int ret = SIEVE_EXEC_OK;
+	struct event *event;
+	const char *line;
+	bool error;
+	int ret;
 
-	/* Here, not in commit: a temporary failure must fail the delivery
-	   before keep commits, so that the MTA retries */
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
-		return sieve_result_mail_error(aenv, mail,
-					       "failed to read the request");
-	}
-	if (extctx->set != NULL)
-		ext_vsmlist_transport_init(aenv, extctx->set, &transport);
-	act_membership_params(aenv, extctx, transport, input, &params);
+	ret = ext_vsmlist_delivery_init(aenv, "failed to read the request",
+					&delivery);
+	if (ret != SIEVE_EXEC_OK)
+		return ret;
+	vsmlist_membership(delivery.pool, &delivery.delivery, &outcome);
 
-	pool = pool_alloconly_create("vsmlist membership", 4096);
-	vsmlist_membership(pool, &params, &outcome);
-	ext_vsmlist_transport_deinit(&transport);
-	act_membership_report(aenv, &outcome);
-
-	switch (vsmlist_membership_outcome_action(&outcome)) {
-	case VSMLIST_MEMBERSHIP_ACTION_HANDLED:
-		eenv->exec_status->significant_action_executed = TRUE;
-		*keep = FALSE;
-		break;
-	case VSMLIST_MEMBERSHIP_ACTION_KEEP:
-		break;
-	case VSMLIST_MEMBERSHIP_ACTION_TEMPFAIL:
-		ret = SIEVE_EXEC_TEMP_FAILURE;
-		break;
-	case VSMLIST_MEMBERSHIP_ACTION_FAILURE:
-		ret = SIEVE_EXEC_FAILURE;
-		break;
-	}
-	pool_unref(&pool);
-	return ret;
+	/* One event and one log line for every outcome */
+	event = ext_vsmlist_delivery_event(aenv,
+					   "vsmlist_membership_finished");
+	vsmlist_membership_outcome_event(&outcome, event);
+	line = vsmlist_membership_outcome_log(&outcome, &error);
+	ext_vsmlist_log_outcome(aenv, event, error, line);
+	return ext_vsmlist_delivery_finish(aenv, &delivery,
+		vsmlist_membership_outcome_action(&outcome), keep);
 }

@@ -385,11 +385,7 @@ vsmlist_enable_member(struct vsmlist_member *member, time_t now ATTR_UNUSED,
 	ectx->member = TRUE;
 	if (member->state != VSMLIST_MEMBER_DISABLED)
 		return FALSE;
-	member->state = VSMLIST_MEMBER_ENABLED;
-	member->bounce_points = 0;
-	member->last_bounce = 0;
-	member->disabled_at = 0;
-	return TRUE;
+	return vsmlist_member_reset(member);
 }
 
 static const char *

@@ -10,6 +10,7 @@
 #include "unichar.h"
 #include "istream.h"
 #include "smtp-address.h"
+#include "vsmlist-store.h"
 #include "vsmlist-dsn.h"
 #include "vsmlist-verp.h"
 
@@ -36,7 +37,7 @@ static void check_address(const struct smtp_address *address)
 		return;
 	i_assert(address->localpart != NULL && address->domain != NULL);
 	/* The store's key can always be made */
-	(void)vsmlist_dsn_address_key(address);
+	(void)vsmlist_store_address_key(address);
 }
 
 static void check_recipient(const struct vsmlist_dsn_recipient *rcpt)

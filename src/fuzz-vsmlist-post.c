@@ -154,20 +154,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Not the data stack: the pipeline runs in frames of its own */
 		fake.queries = str_new(pool, 64);
 		i_zero(&params);
-		params.set = test_vsmlist_settings(pairs);
-		params.input = i_stream_create_from_data(fp.post, fp.size);
-		params.have_envelope = TRUE;
-		params.mail_from = smtp_address_create(pool, "x", "y.example");
+		params.delivery.set = test_vsmlist_settings(pairs);
+		params.delivery.input = i_stream_create_from_data(fp.post, fp.size);
+		params.delivery.have_envelope = TRUE;
+		params.delivery.mail_from = smtp_address_create(pool, "x", "y.example");
 		params.dmarc_mode = data[0] % 4;
 		params.inline_members = members;
-		params.transport = &transport;
-		params.relay = "fuzz";
+		params.delivery.transport = &transport;
+		params.delivery.relay = "fuzz";
 		params.resolver = &resolver;
-		params.event = event;
+		params.delivery.event = event;
 		vsmlist_distribute(pool, &params, &outcome);
 		(void)vsmlist_distribute_outcome_log(&outcome, &error);
 		vsmlist_distribute_outcome_event(&outcome, event);
-		i_stream_unref(&params.input);
+		i_stream_unref(&params.delivery.input);
 		event_unref(&event);
 		pool_unref(&pool);
 	} T_END;

@@ -88,7 +88,7 @@ test_bounce_input(struct istream *input, const char *rcpt, bool null_sender,
 		  time_t now, pool_t pool,
 		  struct vsmlist_bounce_outcome *outcome_r)
 {
-	struct vsmlist_bounce_params params;
+	struct vsmlist_delivery params;
 	struct event *event = event_create(NULL);
 	struct smtp_address *rcpt_to;
 	const char *error;
@@ -317,7 +317,7 @@ static void test_bounce_notices(void)
 			       "friends@example.org\r\nFrom: "
 			       "someone@example.com\r\n"));
 	test_assert(vsmlist_bounce_outcome_result(&outcome) ==
-		    VSMLIST_BOUNCE_RESULT_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_end();
 
 	test_owner = NULL;

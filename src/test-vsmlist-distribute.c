@@ -144,23 +144,23 @@ test_run_init(struct test_run *run, const struct vsmlist_settings *set,
 	run->event = event_create(NULL);
 
 	input->blocking = TRUE;
-	run->params.set = set;
-	run->params.input = input;
-	run->params.have_envelope = TRUE;
-	run->params.mail_from = smtp_address_create(run->pool, "author",
+	run->params.delivery.set = set;
+	run->params.delivery.input = input;
+	run->params.delivery.have_envelope = TRUE;
+	run->params.delivery.mail_from = smtp_address_create(run->pool, "author",
 						    "none.example");
 	run->params.dmarc_mode = (set == NULL ? VSMLIST_DMARC_MODE_AUTO :
 				  set->dmarc_mode);
-	run->params.transport = &run->transport;
-	run->params.relay = "relay.test:25";
+	run->params.delivery.transport = &run->transport;
+	run->params.delivery.relay = "relay.test:25";
 	run->params.keep_progress = TRUE;
 	run->params.resolver = &run->resolver;
-	run->params.event = run->event;
+	run->params.delivery.event = run->event;
 }
 
 /* warnings: what the run logs on the way (the list as its own member,
    rejected members) */
-static enum vsmlist_distribute_result
+static enum vsmlist_action_result
 test_run_go_warned(struct test_run *run, unsigned int warnings)
 {
 	if (warnings > 0)
@@ -170,7 +170,7 @@ test_run_go_warned(struct test_run *run, unsigned int warnings)
 	return vsmlist_distribute_outcome_result(&run->outcome);
 }
 
-static enum vsmlist_distribute_result test_run_go(struct test_run *run)
+static enum vsmlist_action_result test_run_go(struct test_run *run)
 {
 	return test_run_go_warned(run, 0);
 }
@@ -194,7 +194,7 @@ static const char *test_field(struct test_run *run, const char *name)
 
 static void test_run_deinit(struct test_run *run)
 {
-	i_stream_unref(&run->params.input);
+	i_stream_unref(&run->params.delivery.input);
 	event_unref(&run->event);
 	pool_unref(&run->pool);
 }
@@ -224,7 +224,7 @@ static void test_distribute_sent(void)
 	test_run_init(&run, set, test_post("Ann <ann@none.example>",
 					   "<p1@none.example>", ""));
 	test_assert(test_run_go_warned(&run, 1) ==
-		    VSMLIST_DISTRIBUTE_RESULT_SENT);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_DISTRIBUTED);
 	test_assert(run.outcome.decision.mitigation == VSMLIST_MITIGATION_NONE);
 	test_assert(run.outcome.policy.policy == VSMLIST_DMARC_POLICY_NONE);
@@ -253,7 +253,7 @@ static void test_distribute_sent(void)
 	test_run_init(&run, set, test_post("Ann <ann@none.example>",
 					   "<p1@none.example>", ""));
 	test_assert(test_run_go_warned(&run, 1) ==
-		    VSMLIST_DISTRIBUTE_RESULT_SENT);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(run.outcome.status ==
 		    VSMLIST_DISTRIBUTE_ALREADY_DISTRIBUTED);
 	test_assert(run.tt.transactions == 0);
@@ -266,7 +266,7 @@ static void test_distribute_sent(void)
 	test_run_init(&run, set, test_post("Rob <rob@reject.example>",
 					   "<p2@reject.example>", ""));
 	test_assert(test_run_go_warned(&run, 1) ==
-		    VSMLIST_DISTRIBUTE_RESULT_SENT);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(run.outcome.decision.mitigation == VSMLIST_MITIGATION_WRAP);
 	test_assert(run.outcome.message_id != NULL &&
 		    strstr(run.outcome.message_id,
@@ -290,7 +290,7 @@ static void test_distribute_disabled(void)
 	test_write_file("members.state", "vsmlist-state 1\n"
 			"disabled 5 1796000000 1796000000 b@example.net\n");
 	test_run_init(&run, set, test_post("ann@none.example", "<d1@x>", ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_SENT);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_HANDLED);
 	test_assert(run.outcome.members == 1 && run.outcome.disabled == 1);
 	test_assert(array_count(&run.tt.rcpts) == 1 &&
 		    strcmp(array_idx_elem(&run.tt.rcpts, 0),
@@ -302,7 +302,7 @@ static void test_distribute_disabled(void)
 
 	test_write_file("members", "b@example.net\n");
 	test_run_init(&run, set, test_post("ann@none.example", "<d2@x>", ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_KEEP);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_KEEP);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_NO_MEMBERS);
 	test_assert(strstr(test_log(&run, &error), "no enabled members (1 "
 			   "disabled") != NULL);
@@ -321,7 +321,7 @@ static void test_distribute_verp(void)
 	test_run_init(&run, test_settings("members", "sieve_vsmlist_verp",
 					  "yes"),
 		      test_post("ann@none.example", "<v1@x>", ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_SENT);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_HANDLED);
 	test_assert(run.tt.transactions == 2);
 	test_assert_strcmp(array_idx_elem(&run.tt.senders, 0),
 			   "friends+bounces-a=example.net@lists.example");
@@ -348,8 +348,8 @@ static void test_distribute_kept(void)
 
 	test_begin("distribute: the guard skips a null sender");
 	test_run_init(&run, set, test_post("ann@none.example", "<k1@x>", ""));
-	run.params.mail_from = NULL;
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_KEEP);
+	run.params.delivery.mail_from = NULL;
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_KEEP);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_SKIPPED);
 	test_assert(strstr(test_log(&run, &error), "not distributed: null "
 			   "envelope sender") != NULL && !error);
@@ -360,10 +360,10 @@ static void test_distribute_kept(void)
 
 	test_begin("distribute: a NUL in the header: malformed, kept");
 	test_run_init(&run, set, "");
-	i_stream_unref(&run.params.input);
-	run.params.input = test_istream_create_data(nul_post,
+	i_stream_unref(&run.params.delivery.input);
+	run.params.delivery.input = test_istream_create_data(nul_post,
 						    sizeof(nul_post) - 1);
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_KEEP);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_KEEP);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_MALFORMED);
 	test_assert_strcmp(test_log(&run, &error), "not distributed: "
 			   "malformed post: a NUL byte in the header "
@@ -376,7 +376,7 @@ static void test_distribute_kept(void)
 	test_begin("distribute: no members: kept");
 	test_run_init(&run, test_settings("empty", NULL, NULL),
 		      test_post("ann@none.example", "<k2@x>", ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_KEEP);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_KEEP);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_NO_MEMBERS);
 	test_assert_strcmp(test_field(&run, "vsmlist_outcome"), "no_members");
 	test_assert(strstr(test_log(&run, &error), "has no members") != NULL);
@@ -385,8 +385,8 @@ static void test_distribute_kept(void)
 
 	test_begin("distribute: invalid settings: the action fails");
 	test_run_init(&run, NULL, test_post("ann@none.example", "<k3@x>", ""));
-	run.params.settings_error = "sieve_vsmlist_dmarc: unknown value 'x'";
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_FAILURE);
+	run.params.delivery.settings_error = "sieve_vsmlist_dmarc: unknown value 'x'";
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_FAILURE);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_INVALID_SETTINGS);
 	test_assert(strstr(test_log(&run, &error), "invalid settings: "
 			   "sieve_vsmlist_dmarc") != NULL && error);
@@ -397,10 +397,10 @@ static void test_distribute_kept(void)
 
 	test_begin("distribute: same content without Message-ID: kept");
 	test_run_init(&run, set, test_post("ann@none.example", NULL, ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_SENT);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_HANDLED);
 	test_run_deinit(&run);
 	test_run_init(&run, set, test_post("ann@none.example", NULL, ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_KEEP);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_KEEP);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_SAME_CONTENT);
 	test_assert_strcmp(test_field(&run, "vsmlist_outcome"),
 			   "same_content");
@@ -427,7 +427,7 @@ static void test_distribute_failures(void)
 	test_begin("distribute: a deferred member defers the delivery");
 	test_run_init(&run, set, test_post("ann@none.example", "<f1@x>", ""));
 	test_assert(test_run_go_warned(&run, 1) ==
-		    VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL);
+		    VSMLIST_ACTION_TEMPFAIL);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_DEFERRED);
 	test_assert(run.outcome.result.sent == 2);
 	test_assert(run.outcome.result.rejected == 1);
@@ -440,7 +440,7 @@ static void test_distribute_failures(void)
 	test_begin("distribute: the relay refuses the transaction (4xx)");
 	test_run_init(&run, set, test_post("ann@none.example", "<f2@x>", ""));
 	run.tt.fail_ret = -1;
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_TEMPFAIL);
 	test_assert_strcmp(run.outcome.reason, "DATA: 451 later");
 	test_run_deinit(&run);
 	test_end();
@@ -450,7 +450,7 @@ static void test_distribute_failures(void)
 	test_run_init(&run, test_settings("refusing", NULL, NULL),
 		      test_post("ann@none.example", "<f3@x>", ""));
 	test_assert(test_run_go_warned(&run, 2) ==
-		    VSMLIST_DISTRIBUTE_RESULT_FAILURE);
+		    VSMLIST_ACTION_FAILURE);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_FAILED);
 	test_assert(strstr(test_log(&run, &error), "every one of the 2 "
 			   "member(s)") != NULL && error);
@@ -467,7 +467,7 @@ static void test_distribute_failures(void)
 	i_stream_unref(&body);
 	test_assert(vsmlist_progress_open(test_path("progress"), &key, 3600,
 					  NULL, &progress, &error_str) == 1);
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_TEMPFAIL);
 	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_CONCURRENT);
 	test_assert(run.tt.transactions == 0);
 	test_assert_strcmp(test_field(&run, "vsmlist_outcome"), "concurrent");
@@ -478,7 +478,7 @@ static void test_distribute_failures(void)
 	test_begin("distribute: an unreadable member store defers");
 	test_run_init(&run, test_settings("missing", NULL, NULL),
 		      test_post("ann@none.example", "<f5@x>", ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_TEMPFAIL);
 	test_assert(strstr(test_log(&run, &error), "failed to read the "
 			   "members of friends@lists.example") != NULL);
 	test_run_deinit(&run);
@@ -489,7 +489,7 @@ static void test_distribute_failures(void)
 	test_run_init(&run, test_settings("members",
 		"sieve_vsmlist_dns_failure", "tempfail"),
 		test_post("bob@broken.example", "<f6@x>", ""));
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL);
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_TEMPFAIL);
 	test_assert(run.outcome.decision.mitigation ==
 		    VSMLIST_MITIGATION_TEMPFAIL);
 	test_assert(strstr(test_log(&run, &error), "not distributed: DNS "
@@ -502,9 +502,9 @@ static void test_distribute_failures(void)
 
 	test_begin("distribute: no way to send: the action fails");
 	test_run_init(&run, set, test_post("ann@none.example", "<f7@x>", ""));
-	run.params.transport = NULL;
-	run.params.transport_error = "no means to send mail";
-	test_assert(test_run_go(&run) == VSMLIST_DISTRIBUTE_RESULT_FAILURE);
+	run.params.delivery.transport = NULL;
+	run.params.delivery.transport_error = "no means to send mail";
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_FAILURE);
 	test_assert_strcmp(test_log(&run, &error), "not distributed: no "
 			   "means to send mail (message kept)");
 	test_run_deinit(&run);

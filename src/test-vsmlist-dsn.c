@@ -10,6 +10,7 @@
 #include "istream.h"
 #include "smtp-address.h"
 #include "test-common.h"
+#include "vsmlist-store.h"
 #include "vsmlist-dsn.h"
 #include "vsmlist-verp.h"
 
@@ -110,7 +111,7 @@ static void test_dsn_postfix(void)
 	test_assert_strcmp(rcpt->original_recipient_raw,
 			   "rfc822;Ann.Smith@Example.NET");
 	/* The list's ORCPT names the member, whatever forwarding did */
-	test_assert_strcmp(vsmlist_dsn_address_key(
+	test_assert_strcmp(vsmlist_store_address_key(
 		vsmlist_dsn_recipient_address(rcpt)),
 		"ann.smith@example.net");
 	test_assert(rcpt->action == VSMLIST_DSN_ACTION_FAILED);
@@ -165,8 +166,8 @@ static void test_dsn_exim(void)
 		smtp_address_create_temp("friends+bounces-dave=exim.example",
 					 "example.org"),
 		"friends", "+", &verp, &error) == 1);
-	test_assert_strcmp(vsmlist_dsn_address_key(verp),
-			   vsmlist_dsn_address_key(
+	test_assert_strcmp(vsmlist_store_address_key(verp),
+			   vsmlist_store_address_key(
 				vsmlist_dsn_recipient_address(rcpt)));
 	test_end();
 }

@@ -206,11 +206,11 @@ static struct smtp_address *test_address(const char *str)
 	return address;
 }
 
-static enum vsmlist_membership_action_result
+static enum vsmlist_action_result
 test_request_run(const struct test_request *req,
 	 struct vsmlist_membership_outcome *outcome_r)
 {
-	struct vsmlist_membership_params params;
+	struct vsmlist_delivery params;
 	struct istream *input = test_istream_create_data(req->mail,
 		req->mail_size != 0 ? req->mail_size : strlen(req->mail));
 	struct event *event = event_create(NULL);
@@ -361,7 +361,7 @@ static const char *test_subscribe_request(const struct vsmlist_settings *set)
 	struct vsmlist_membership_outcome outcome;
 
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_CONFIRMATION_SENT);
 	return test_token(test_sent(array_count(&test_relay.sent) - 1));
 }
@@ -423,7 +423,7 @@ static void test_membership_subscribe(void)
 	test_confirm(set, token, &outcome);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_SUBSCRIBED);
 	test_assert(vsmlist_membership_outcome_action(&outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.token_result == VSMLIST_TOKEN_OK);
 	test_assert_strcmp(test_read("members"),
 		"# the friends\nbob@example.net\nann@example.net\n");
@@ -478,7 +478,7 @@ static void test_membership_subscribe(void)
 			.mail = test_mail("ann@example.net", NULL, ""),
 		};
 		test_assert(test_request_run(&req, &outcome) ==
-			    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+			    VSMLIST_ACTION_HANDLED);
 	}
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_ALREADY_MEMBER);
 	test_assert_strcmp(test_log(&outcome, FALSE),
@@ -500,7 +500,7 @@ static void test_membership_subject_route(void)
 	req.mail = test_mail("Ann <ann@example.net>",
 			     "Re: AW:Fwd[2]: SUBSCRIBE me", "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_CONFIRMATION_SENT);
 	test_assert(!outcome.request.from_detail);
 	test_assert_strcmp(test_field(&outcome, "vsmlist_request_source"),
@@ -511,7 +511,7 @@ static void test_membership_subject_route(void)
 		"RE: confirm ", token, " (subscribe to friends@lists.example)",
 		NULL), "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_SUBSCRIBED);
 	test_assert_strcmp(test_read("members"), "ann@example.net\n");
 	test_end();
@@ -523,12 +523,12 @@ static void test_membership_subject_route(void)
 	req.mail = test_mail("ann@example.net",
 			     "=?utf-8?q?subscribe?=", "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.request.type ==
 		    VSMLIST_MEMBERSHIP_REQUEST_SUBSCRIBE);
 	req.mail = test_mail("ann@example.net", "hello", "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_KEEP);
+		    VSMLIST_ACTION_KEEP);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_NO_REQUEST);
 	test_end();
 
@@ -537,7 +537,7 @@ static void test_membership_subject_route(void)
 	req.rcpt_to = "friends+help@lists.example";
 	req.mail = test_mail("ann@example.net", "subscribes", "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_KEEP);
+		    VSMLIST_ACTION_KEEP);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_NO_REQUEST);
 	test_assert_strcmp(test_log(&outcome, FALSE),
 		"no membership request: the detail 'help' and the Subject "
@@ -567,7 +567,7 @@ static void test_membership_unsubscribe(void)
 	req.rcpt_to = "Friends+UNSUBSCRIBE@lists.example";
 	req.mail = test_mail("ann@example.net", NULL, "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_NOT_MEMBER);
 	test_assert_strcmp(test_header(test_sent(0), "Subject"),
 			   "Not a member of the Friends list");
@@ -583,7 +583,7 @@ static void test_membership_unsubscribe(void)
 		   "comments and order kept");
 	req.mail = test_mail("Bob <BOB@example.net>", NULL, "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_CONFIRMATION_SENT);
 	test_assert_strcmp(test_header(test_sent(1), "Reply-To"),
 		t_strconcat("friends-confirm-", test_token(test_sent(1)),
@@ -597,7 +597,7 @@ static void test_membership_unsubscribe(void)
 	req.rcpt_to = t_strconcat("friends+confirm-", t_str_ucase(token),
 				  "@lists.example", NULL);
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_UNSUBSCRIBED);
 	test_assert_strcmp(test_read("members"),
 			   "# members\n\ncarol@example.net\n");
@@ -614,7 +614,7 @@ static void test_membership_unsubscribe(void)
 
 	test_begin("membership: a second confirmation: not a member");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_NOT_MEMBER);
 	test_end();
 }
@@ -635,7 +635,7 @@ static void test_membership_tokens(void)
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_BAD_TOKEN);
 	test_assert(outcome.token_result == VSMLIST_TOKEN_FORGED);
 	test_assert(vsmlist_membership_outcome_action(&outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert_strcmp(test_read("members"), "");
 	test_assert_strcmp(test_header(test_sent(1), "Subject"),
 			   "Confirmation for the Friends list not accepted");
@@ -733,7 +733,7 @@ static void test_membership_closed(void)
 	req.rcpt_to = "friends+subscribe@lists.example";
 	req.mail = test_mail("ann@example.net", NULL, "");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_CLOSED);
 	test_assert_strcmp(test_header(test_sent(0), "Subject"),
 			   "The Friends list takes no new members by mail");
@@ -822,7 +822,7 @@ static void test_membership_rate_limit(void)
 	token = test_token(test_sent(1));
 	(void)test_request_run(&req, &outcome);
 	test_assert(vsmlist_membership_outcome_action(&outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_RATE_LIMITED);
 	test_assert(outcome.reply == VSMLIST_MEMBERSHIP_REPLY_CONFIRM);
 	test_assert(!outcome.reply_sent);
@@ -886,7 +886,7 @@ static void test_membership_guard(void)
 		req.mail_from = tests[i].mail_from;
 		req.mail = test_mail("ann@example.net", NULL, tests[i].extra);
 		test_assert_idx(test_request_run(&req, &outcome) ==
-				VSMLIST_MEMBERSHIP_ACTION_KEEP, i);
+				VSMLIST_ACTION_KEEP, i);
 		test_assert_idx(outcome.result ==
 				VSMLIST_MEMBERSHIP_IGNORED, i);
 		test_assert_idx(str_begins(outcome.reason, tests[i].reason), i);
@@ -944,7 +944,7 @@ static void test_membership_requesters(void)
 			test_assert_idx(outcome.result ==
 				VSMLIST_MEMBERSHIP_INVALID_REQUESTER, i);
 			test_assert_idx(vsmlist_membership_outcome_action(
-				&outcome) == VSMLIST_MEMBERSHIP_ACTION_KEEP, i);
+				&outcome) == VSMLIST_ACTION_KEEP, i);
 			test_assert_idx(array_count(&test_relay.sent) == sent,
 					i);
 			test_assert_idx(str_begins(test_log(&outcome, FALSE),
@@ -1032,7 +1032,7 @@ static void test_membership_failures(void)
 	test_reset("");
 	test_relay.ret = -1;
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_TEMPFAIL);
+		    VSMLIST_ACTION_TEMPFAIL);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_DEFERRED);
 	test_assert_strcmp(test_log(&outcome, TRUE),
 		"subscribe request from ann@example.net: connect: refused "
@@ -1041,14 +1041,14 @@ static void test_membership_failures(void)
 	test_reset("");
 	test_relay.status = VSMLIST_RCPT_DEFERRED;
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_TEMPFAIL);
+		    VSMLIST_ACTION_TEMPFAIL);
 	test_end();
 
 	test_begin("membership: the relay refuses the requester: failed");
 	test_reset("");
 	test_relay.status = VSMLIST_RCPT_REJECTED;
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_FAILURE);
+		    VSMLIST_ACTION_FAILURE);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_FAILED);
 	test_assert_strcmp(outcome.reason, "the relay refused "
 			   "ann@example.net: 550 5.1.1 no such user");
@@ -1070,7 +1070,7 @@ static void test_membership_failures(void)
 	if (mkdir(test_path("members"), 0700) < 0)
 		i_fatal("mkdir() failed: %m");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_TEMPFAIL);
+		    VSMLIST_ACTION_TEMPFAIL);
 	test_assert(str_begins(outcome.reason, "member store: "));
 	test_assert(array_count(&test_relay.sent) == 0);
 	test_end();
@@ -1078,7 +1078,7 @@ static void test_membership_failures(void)
 	test_begin("membership: no member file: failed");
 	test_reset(NULL);
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_FAILURE);
+		    VSMLIST_ACTION_FAILURE);
 	test_assert(strstr(outcome.reason, "does not exist") != NULL);
 	test_end();
 
@@ -1088,7 +1088,7 @@ static void test_membership_failures(void)
 	if (chmod(test_path("secret"), 0644) < 0)
 		i_fatal("chmod() failed: %m");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_FAILURE);
+		    VSMLIST_ACTION_FAILURE);
 	test_assert(str_begins(outcome.reason, "confirmation secret: "));
 	test_end();
 
@@ -1098,14 +1098,14 @@ static void test_membership_failures(void)
 		"sieve_vsmlist_dns_cache", "no",
 		"sieve_vsmlist_progress", "no", NULL });
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_FAILURE);
+		    VSMLIST_ACTION_FAILURE);
 	test_assert(strstr(outcome.reason, "no home directory") != NULL);
 	test_end();
 
 	test_begin("membership: invalid settings, a malformed mail");
 	req.set = NULL;
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_FAILURE);
+		    VSMLIST_ACTION_FAILURE);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_INVALID_SETTINGS);
 	test_assert(strstr(test_log(&outcome, TRUE), "sieve_vsmlist_dmarc") !=
 		    NULL);
@@ -1113,7 +1113,7 @@ static void test_membership_failures(void)
 	req.mail = "From: ann@example.net\r\nSubject: sub\0scribe\r\n\r\n";
 	req.mail_size = 46;
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_KEEP);
+		    VSMLIST_ACTION_KEEP);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_MALFORMED);
 	test_end();
 }

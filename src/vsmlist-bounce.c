@@ -18,7 +18,7 @@
 
 struct bounce {
 	pool_t pool;
-	const struct vsmlist_bounce_params *params;
+	const struct vsmlist_delivery *params;
 	const struct vsmlist_settings *set;
 	struct vsmlist_bounce_outcome *outcome;
 	struct vsmlist_dsn dsn;
@@ -38,7 +38,7 @@ bounce_end(struct bounce *b, enum vsmlist_bounce_status status,
 /* The member a VERP address names, or NULL */
 static void bounce_find_verp_member(struct bounce *b)
 {
-	const struct vsmlist_bounce_params *params = b->params;
+	const struct vsmlist_delivery *params = b->params;
 	struct smtp_address *member;
 	const char *error;
 	int ret;
@@ -212,7 +212,7 @@ bounce_notify_disabled(struct bounce *b,
    the outcome is decided (the relay failed). */
 static int bounce_forward_to_owner(struct bounce *b, const char *reason)
 {
-	const struct vsmlist_bounce_params *params = b->params;
+	const struct vsmlist_delivery *params = b->params;
 	const struct vsmlist_settings *set = b->set;
 	struct vsmlist_transaction trans;
 	struct vsmlist_transaction_result result;
@@ -288,7 +288,7 @@ static void bounce_notify(struct bounce *b)
 
 static void bounce_run(struct bounce *b)
 {
-	const struct vsmlist_bounce_params *params = b->params;
+	const struct vsmlist_delivery *params = b->params;
 	struct vsmlist_bounce_outcome *outcome = b->outcome;
 	struct vsmlist_store_settings store_set;
 	const char *reason, *error;
@@ -348,7 +348,7 @@ static void bounce_run(struct bounce *b)
 	bounce_notify(b);
 }
 
-void vsmlist_bounce(pool_t pool, const struct vsmlist_bounce_params *params,
+void vsmlist_bounce(pool_t pool, const struct vsmlist_delivery *params,
 		    struct vsmlist_bounce_outcome *outcome_r)
 {
 	struct bounce b;
@@ -535,7 +535,7 @@ void vsmlist_bounce_outcome_event(const struct vsmlist_bounce_outcome *outcome,
 	}
 }
 
-enum vsmlist_bounce_result
+enum vsmlist_action_result
 vsmlist_bounce_outcome_result(const struct vsmlist_bounce_outcome *outcome)
 {
 	switch (outcome->status) {
@@ -543,13 +543,13 @@ vsmlist_bounce_outcome_result(const struct vsmlist_bounce_outcome *outcome)
 	case VSMLIST_BOUNCE_NOTHING_COUNTED:
 	case VSMLIST_BOUNCE_AUTO_REPLY:
 	case VSMLIST_BOUNCE_FORWARDED:
-		return VSMLIST_BOUNCE_RESULT_HANDLED;
+		return VSMLIST_ACTION_HANDLED;
 	case VSMLIST_BOUNCE_NOT_A_BOUNCE:
-		return VSMLIST_BOUNCE_RESULT_KEEP;
+		return VSMLIST_ACTION_KEEP;
 	case VSMLIST_BOUNCE_DEFERRED:
-		return VSMLIST_BOUNCE_RESULT_TEMPFAIL;
+		return VSMLIST_ACTION_TEMPFAIL;
 	case VSMLIST_BOUNCE_INVALID_SETTINGS:
 		break;
 	}
-	return VSMLIST_BOUNCE_RESULT_FAILURE;
+	return VSMLIST_ACTION_FAILURE;
 }

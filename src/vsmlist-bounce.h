@@ -2,6 +2,7 @@
 #define VSMLIST_BOUNCE_H
 
 #include "array-decl.h"
+#include "vsmlist-delivery.h"
 #include "vsmlist-bounce-score.h"
 
 struct istream;
@@ -18,27 +19,6 @@ struct vsmlist_transport;
 
 /* Members scored from one report at most; the others are counted */
 #define VSMLIST_BOUNCE_MAX_MEMBERS 100
-
-struct vsmlist_bounce_params {
-	/* NULL when the settings are invalid (settings_error says why) */
-	const struct vsmlist_settings *set;
-	const char *settings_error;
-
-	/* The message as delivered */
-	struct istream *input;
-	/* The envelope; FALSE under imapsieve */
-	bool have_envelope;
-	/* NULL for the null sender <> */
-	const struct smtp_address *mail_from;
-	/* The bounce address it came to (VERP names the member) */
-	const struct smtp_address *rcpt_to;
-	/* How notices and forwards are sent (NULL: transport_error says
-	   why there is no way) */
-	const struct vsmlist_transport *transport;
-	const char *transport_error;
-	time_t now;
-	struct event *event;
-};
 
 enum vsmlist_bounce_status {
 	/* A bounce that counted a point for at least one member */
@@ -91,19 +71,10 @@ struct vsmlist_bounce_outcome {
 	const char *note;
 };
 
-enum vsmlist_bounce_result {
-	/* Handled: no implicit keep */
-	VSMLIST_BOUNCE_RESULT_HANDLED = 0,
-	/* Kept where it was delivered */
-	VSMLIST_BOUNCE_RESULT_KEEP,
-	VSMLIST_BOUNCE_RESULT_TEMPFAIL,
-	/* The action failed: kept by the failure */
-	VSMLIST_BOUNCE_RESULT_FAILURE,
-};
-enum vsmlist_bounce_result
+enum vsmlist_action_result
 vsmlist_bounce_outcome_result(const struct vsmlist_bounce_outcome *outcome);
 
-void vsmlist_bounce(pool_t pool, const struct vsmlist_bounce_params *params,
+void vsmlist_bounce(pool_t pool, const struct vsmlist_delivery *params,
 		    struct vsmlist_bounce_outcome *outcome_r);
 
 /* "scored", "nothing_counted", ... (the event's vsmlist_result) */

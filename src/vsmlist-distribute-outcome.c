@@ -32,26 +32,26 @@ vsmlist_distribute_status_name(enum vsmlist_distribute_status status)
 	return distribute_status_names[status];
 }
 
-enum vsmlist_distribute_result
+enum vsmlist_action_result
 vsmlist_distribute_outcome_result(const struct vsmlist_distribute_outcome *outcome)
 {
 	switch (outcome->status) {
 	case VSMLIST_DISTRIBUTE_DISTRIBUTED:
 	case VSMLIST_DISTRIBUTE_ALREADY_DISTRIBUTED:
-		return VSMLIST_DISTRIBUTE_RESULT_SENT;
+		return VSMLIST_ACTION_HANDLED;
 	case VSMLIST_DISTRIBUTE_SKIPPED:
 	case VSMLIST_DISTRIBUTE_MALFORMED:
 	case VSMLIST_DISTRIBUTE_NO_MEMBERS:
 	case VSMLIST_DISTRIBUTE_SAME_CONTENT:
-		return VSMLIST_DISTRIBUTE_RESULT_KEEP;
+		return VSMLIST_ACTION_KEEP;
 	case VSMLIST_DISTRIBUTE_CONCURRENT:
 	case VSMLIST_DISTRIBUTE_DEFERRED:
-		return VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL;
+		return VSMLIST_ACTION_TEMPFAIL;
 	case VSMLIST_DISTRIBUTE_INVALID_SETTINGS:
 	case VSMLIST_DISTRIBUTE_FAILED:
 		break;
 	}
-	return VSMLIST_DISTRIBUTE_RESULT_FAILURE;
+	return VSMLIST_ACTION_FAILURE;
 }
 
 /* How the members got the post */

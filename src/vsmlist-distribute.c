@@ -66,7 +66,7 @@ static void distribute_note(struct distribute *dist, const char *note)
    read, or its header is malformed) */
 static int distribute_read_header(struct distribute *dist)
 {
-	struct istream *input = dist->params->input;
+	struct istream *input = dist->params->delivery.input;
 	const char *malformed, *error;
 
 	p_array_init(&dist->fields, dist->pool, 32);
@@ -91,9 +91,9 @@ static const char *distribute_guard(struct distribute *dist)
 	struct vsmlist_guard_input input;
 
 	i_zero(&input);
-	input.have_envelope = params->have_envelope;
-	input.null_sender = (params->mail_from == NULL);
-	input.rcpt_to = params->rcpt_to;
+	input.have_envelope = params->delivery.have_envelope;
+	input.null_sender = (params->delivery.mail_from == NULL);
+	input.rcpt_to = params->delivery.rcpt_to;
 	input.auto_submitted = vsmlist_message_header_values(
 		&dist->fields, "Auto-Submitted");
 	input.x_loop = vsmlist_message_header_values(
@@ -107,7 +107,7 @@ static void distribute_add_rcpt(struct distribute *dist,
 				const struct smtp_address *address)
 {
 	if (smtp_address_equals_icase(address, dist->set->address)) {
-		e_warning(dist->params->event, "the list address %s is listed "
+		e_warning(dist->params->delivery.event, "the list address %s is listed "
 			  "as its own member (skipped)", dist->outcome->list);
 		return;
 	}
@@ -139,7 +139,7 @@ static int distribute_store_members(struct distribute *dist,
 	unsigned int i, count;
 	int ret;
 
-	vsmlist_settings_store(dist->set, dist->params->event, &store_set);
+	vsmlist_settings_store(dist->set, dist->params->delivery.event, &store_set);
 	if (vsmlist_store_open(dist->set->members, &store_set, &store,
 			       error_r) < 0)
 		return -1;
@@ -191,8 +191,8 @@ static int distribute_prepare_post(struct distribute *dist)
 	const char *error;
 
 	if (vsmlist_post_prepare(dist->pool, dist->set, params->dmarc_mode,
-				 params->input, &dist->fields,
-				 params->resolver, params->event,
+				 params->delivery.input, &dist->fields,
+				 params->resolver, params->delivery.event,
 				 &dist->post, &error) < 0) {
 		distribute_end(dist, VSMLIST_DISTRIBUTE_DEFERRED,
 			t_strdup_printf("failed to read the post: %s", error));
@@ -226,7 +226,7 @@ distribute_progress_key(struct distribute *dist,
 	static const char *const digest_fields[] = {
 		"From", "Date", "Subject", NULL
 	};
-	struct istream *input = dist->params->input;
+	struct istream *input = dist->params->delivery.input;
 	const char *const *values, *digest_values[N_ELEMENTS(digest_fields)];
 	unsigned int i;
 	int ret;
@@ -268,7 +268,7 @@ static int distribute_progress_open(struct distribute *dist)
 	dist->digest_key = (key.message_id == NULL);
 	ret = vsmlist_progress_open(set->progress, &key,
 				    set->progress_expire_secs,
-				    dist->params->event, &dist->progress,
+				    dist->params->delivery.event, &dist->progress,
 				    &error);
 	if (ret == 0) {
 		distribute_end(dist, VSMLIST_DISTRIBUTE_CONCURRENT, NULL);
@@ -331,7 +331,7 @@ static void distribute_send(struct distribute *dist)
 	int ret;
 
 	i_zero(&fparams);
-	fparams.transport = params->transport;
+	fparams.transport = params->delivery.transport;
 	fparams.mail_from = dist->set->bounce_address;
 	fparams.rcpts = array_get(&dist->rcpts, &fparams.rcpt_count);
 	fparams.batch_size = dist->set->batch_size;
@@ -345,7 +345,7 @@ static void distribute_send(struct distribute *dist)
 		dist->outcome->verp = TRUE;
 	}
 	fparams.progress = dist->progress;
-	fparams.event = params->event;
+	fparams.event = params->delivery.event;
 	ret = vsmlist_fanout_send(&fparams, result);
 	if (result->error != NULL)
 		result->error = p_strdup(dist->pool, result->error);
@@ -391,9 +391,9 @@ static void distribute_run(struct distribute *dist)
 	if (distribute_get_members(dist) < 0 ||
 	    distribute_prepare_post(dist) < 0)
 		return;
-	if (params->transport == NULL) {
+	if (params->delivery.transport == NULL) {
 		distribute_end(dist, VSMLIST_DISTRIBUTE_FAILED,
-			       params->transport_error);
+			       params->delivery.transport_error);
 		return;
 	}
 	if (distribute_progress_open(dist) < 0)
@@ -412,17 +412,17 @@ void vsmlist_distribute(pool_t pool,
 	i_zero(&dist);
 	dist.pool = pool;
 	dist.params = params;
-	dist.set = params->set;
+	dist.set = params->delivery.set;
 	dist.outcome = outcome_r;
 	if (dist.set == NULL) {
 		distribute_end(&dist, VSMLIST_DISTRIBUTE_INVALID_SETTINGS,
-			       params->settings_error);
+			       params->delivery.settings_error);
 		return;
 	}
 	outcome_r->list = p_strdup(pool, smtp_address_encode(dist.set->address));
 	outcome_r->envelope_sender =
 		p_strdup(pool, smtp_address_encode(dist.set->bounce_address));
-	outcome_r->relay = p_strdup(pool, params->relay);
+	outcome_r->relay = p_strdup(pool, params->delivery.relay);
 
 	T_BEGIN {
 		distribute_run(&dist);
@@ -430,7 +430,7 @@ void vsmlist_distribute(pool_t pool,
 
 	/* Open only when the run ended between opening and sending */
 	if (vsmlist_progress_close(&dist.progress, FALSE, &error) < 0)
-		e_error(params->event, "post progress: %s", error);
+		e_error(params->delivery.event, "post progress: %s", error);
 	vsmlist_post_free(&dist.post);
 	vsmlist_members_deinit(&dist.members);
 }

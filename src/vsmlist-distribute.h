@@ -5,6 +5,7 @@
 #include "vsmlist-policy.h"
 #include "vsmlist-decision.h"
 #include "vsmlist-fanout.h"
+#include "vsmlist-delivery.h"
 
 struct istream;
 struct smtp_address;
@@ -18,37 +19,18 @@ struct vsmlist_dns_resolver;
    one event. No Sieve dependency. */
 
 struct vsmlist_distribute_params {
-	/* The list's settings, or NULL when they are invalid
-	   (settings_error says why) */
-	const struct vsmlist_settings *set;
-	const char *settings_error;
-
-	/* The post as delivered, seekable */
-	struct istream *input;
-	/* The envelope; have_envelope is FALSE under imapsieve */
-	bool have_envelope;
-	/* NULL for the null sender <> */
-	const struct smtp_address *mail_from;
-	/* The envelope recipient, or NULL */
-	const struct smtp_address *rcpt_to;
+	/* The post (delivery.input) and its list */
+	struct vsmlist_delivery delivery;
 
 	/* :dmarc, else the setting */
 	enum vsmlist_dmarc_mode dmarc_mode;
 	/* :members (NULL-terminated), or NULL for the configured store */
 	const char *const *inline_members;
-
-	/* How copies are sent, and the relay's name for the log; NULL
-	   transport: transport_error says why there is none */
-	const struct vsmlist_transport *transport;
-	const char *relay;
-	const char *transport_error;
 	/* Keep per-post progress records (not in tools that only show what
 	   would be sent) */
 	bool keep_progress;
 	/* For tests: a fake DNS resolver instead of the settings' servers */
 	const struct vsmlist_dns_resolver *resolver;
-
-	struct event *event;
 };
 
 enum vsmlist_distribute_status {
@@ -114,17 +96,7 @@ void vsmlist_distribute(pool_t pool,
 			const struct vsmlist_distribute_params *params,
 			struct vsmlist_distribute_outcome *outcome_r);
 
-enum vsmlist_distribute_result {
-	/* The post went (or had gone) to the members: no implicit keep */
-	VSMLIST_DISTRIBUTE_RESULT_SENT = 0,
-	/* The post stays where it was delivered */
-	VSMLIST_DISTRIBUTE_RESULT_KEEP,
-	/* The delivery must fail temporarily */
-	VSMLIST_DISTRIBUTE_RESULT_TEMPFAIL,
-	/* The action failed: the post is kept by the failure */
-	VSMLIST_DISTRIBUTE_RESULT_FAILURE,
-};
-enum vsmlist_distribute_result
+enum vsmlist_action_result
 vsmlist_distribute_outcome_result(const struct vsmlist_distribute_outcome *outcome);
 
 /* "distributed", "skipped", ... (the event's vsmlist_outcome) */

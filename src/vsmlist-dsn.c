@@ -89,11 +89,6 @@ bool vsmlist_dsn_is_auto_reply(const struct vsmlist_dsn *dsn,
 		dsn->auto_reply_sign != NULL;
 }
 
-const char *vsmlist_dsn_address_key(const struct smtp_address *address)
-{
-	return t_str_lcase(smtp_address_encode(address));
-}
-
 static void dsn_problem(struct dsn_parse_context *ctx, const char *problem)
 {
 	if (ctx->dsn->problem == NULL)

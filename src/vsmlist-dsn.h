@@ -108,10 +108,6 @@ vsmlist_dsn_recipient_address(const struct vsmlist_dsn_recipient *rcpt);
 bool vsmlist_dsn_is_auto_reply(const struct vsmlist_dsn *dsn,
 			       const char **reason_r);
 
-/* The member store's key of an address: the encoded address lower-cased
-   (data stack). */
-const char *vsmlist_dsn_address_key(const struct smtp_address *address);
-
 const char *vsmlist_dsn_action_name(enum vsmlist_dsn_action action);
 
 #endif

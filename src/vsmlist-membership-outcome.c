@@ -77,7 +77,7 @@ vsmlist_membership_reply_name(enum vsmlist_membership_reply reply)
 	return reply_names[reply];
 }
 
-enum vsmlist_membership_action_result
+enum vsmlist_action_result
 vsmlist_membership_outcome_action(const struct vsmlist_membership_outcome *outcome)
 {
 	switch (outcome->result) {
@@ -92,19 +92,19 @@ vsmlist_membership_outcome_action(const struct vsmlist_membership_outcome *outco
 	/* Answered by not answering: keeping each would fill the list's
 	   mailbox for whoever floods it */
 	case VSMLIST_MEMBERSHIP_RATE_LIMITED:
-		return VSMLIST_MEMBERSHIP_ACTION_HANDLED;
+		return VSMLIST_ACTION_HANDLED;
 	case VSMLIST_MEMBERSHIP_IGNORED:
 	case VSMLIST_MEMBERSHIP_NO_REQUEST:
 	case VSMLIST_MEMBERSHIP_INVALID_REQUESTER:
 	case VSMLIST_MEMBERSHIP_MALFORMED:
-		return VSMLIST_MEMBERSHIP_ACTION_KEEP;
+		return VSMLIST_ACTION_KEEP;
 	case VSMLIST_MEMBERSHIP_DEFERRED:
-		return VSMLIST_MEMBERSHIP_ACTION_TEMPFAIL;
+		return VSMLIST_ACTION_TEMPFAIL;
 	case VSMLIST_MEMBERSHIP_INVALID_SETTINGS:
 	case VSMLIST_MEMBERSHIP_FAILED:
 		break;
 	}
-	return VSMLIST_MEMBERSHIP_ACTION_FAILURE;
+	return VSMLIST_ACTION_FAILURE;
 }
 
 static const char *outcome_text(const char *text)

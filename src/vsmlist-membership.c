@@ -23,7 +23,7 @@
 
 struct membership {
 	pool_t pool;
-	const struct vsmlist_membership_params *params;
+	const struct vsmlist_delivery *params;
 	const struct vsmlist_settings *set;
 	struct vsmlist_membership_outcome *outcome;
 	time_t now;
@@ -91,7 +91,7 @@ static int membership_read_header(struct membership *m)
 
 static const char *membership_guard(struct membership *m)
 {
-	const struct vsmlist_membership_params *params = m->params;
+	const struct vsmlist_delivery *params = m->params;
 	struct vsmlist_guard_input input;
 
 	i_zero(&input);
@@ -350,14 +350,7 @@ static bool
 membership_enable_callback(struct vsmlist_member *member,
 			   time_t now ATTR_UNUSED, void *context ATTR_UNUSED)
 {
-	if (member->state == VSMLIST_MEMBER_ENABLED &&
-	    member->bounce_points == 0)
-		return FALSE;
-	member->state = VSMLIST_MEMBER_ENABLED;
-	member->bounce_points = 0;
-	member->last_bounce = 0;
-	member->disabled_at = 0;
-	return TRUE;
+	return vsmlist_member_reset(member);
 }
 
 static void membership_confirmed_subscribe(struct membership *m)
@@ -418,7 +411,7 @@ static void membership_confirmed_unsubscribe(struct membership *m)
 /* The envelope sender is a confirmation's second candidate */
 static bool membership_sender_usable(struct membership *m)
 {
-	const struct vsmlist_membership_params *params = m->params;
+	const struct vsmlist_delivery *params = m->params;
 	const char *reason;
 
 	return params->have_envelope && params->mail_from != NULL &&
@@ -432,7 +425,7 @@ static bool membership_sender_usable(struct membership *m)
 static enum vsmlist_token_result
 membership_verify(struct membership *m, const struct smtp_address *from)
 {
-	const struct vsmlist_membership_params *params = m->params;
+	const struct vsmlist_delivery *params = m->params;
 	const struct smtp_address *candidates[2], *answer = NULL;
 	enum vsmlist_token_result result, best = VSMLIST_TOKEN_MALFORMED;
 	enum vsmlist_token_action action;
@@ -501,7 +494,7 @@ static void membership_confirm(struct membership *m,
    secret, the store. Returns 0, or -1 when the outcome is decided. */
 static int membership_prepare(struct membership *m)
 {
-	const struct vsmlist_membership_params *params = m->params;
+	const struct vsmlist_delivery *params = m->params;
 	const struct vsmlist_settings *set = m->set;
 	struct vsmlist_store_settings store_set;
 	const char *error;
@@ -535,7 +528,7 @@ static int membership_prepare(struct membership *m)
 
 static void membership_run(struct membership *m)
 {
-	const struct vsmlist_membership_params *params = m->params;
+	const struct vsmlist_delivery *params = m->params;
 	struct vsmlist_membership_outcome *outcome = m->outcome;
 	struct vsmlist_membership_request *request = &outcome->request;
 	const struct smtp_address *from;
@@ -594,7 +587,7 @@ static void membership_run(struct membership *m)
 }
 
 void vsmlist_membership(pool_t pool,
-			const struct vsmlist_membership_params *params,
+			const struct vsmlist_delivery *params,
 			struct vsmlist_membership_outcome *outcome_r)
 {
 	struct membership m;

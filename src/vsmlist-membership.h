@@ -2,6 +2,7 @@
 #define VSMLIST_MEMBERSHIP_H
 
 #include "vsmlist-token.h"
+#include "vsmlist-delivery.h"
 
 struct istream;
 struct smtp_address;
@@ -66,32 +67,6 @@ vsmlist_membership_requester(const struct vsmlist_settings *set,
 bool vsmlist_membership_address_usable(const struct vsmlist_settings *set,
 				       const struct smtp_address *address,
 				       const char **reason_r);
-
-struct vsmlist_membership_params {
-	/* The list's settings, or NULL when they are invalid
-	   (settings_error says why) */
-	const struct vsmlist_settings *set;
-	const char *settings_error;
-
-	/* The mail as delivered, seekable */
-	struct istream *input;
-	/* The envelope; have_envelope is FALSE under imapsieve */
-	bool have_envelope;
-	/* NULL for the null sender <> */
-	const struct smtp_address *mail_from;
-	/* The envelope recipient, or NULL */
-	const struct smtp_address *rcpt_to;
-
-	/* How the list's mail is sent, and the relay's name for the log;
-	   NULL transport: transport_error says why there is none */
-	const struct vsmlist_transport *transport;
-	const char *relay;
-	const char *transport_error;
-
-	/* The clock (tokens, rate limit, Date:); 0 = time(NULL) */
-	time_t now;
-	struct event *event;
-};
 
 enum vsmlist_membership_result {
 	/* A confirmation request went to the requester */
@@ -177,20 +152,10 @@ struct vsmlist_membership_outcome {
 /* Carry out the request of the mail. Everything allocated lives in
    pool. */
 void vsmlist_membership(pool_t pool,
-			const struct vsmlist_membership_params *params,
+			const struct vsmlist_delivery *params,
 			struct vsmlist_membership_outcome *outcome_r);
 
-enum vsmlist_membership_action_result {
-	/* A request was handled: no implicit keep */
-	VSMLIST_MEMBERSHIP_ACTION_HANDLED = 0,
-	/* The mail stays where it was delivered */
-	VSMLIST_MEMBERSHIP_ACTION_KEEP,
-	/* The delivery must fail temporarily */
-	VSMLIST_MEMBERSHIP_ACTION_TEMPFAIL,
-	/* The action failed: the mail is kept by the failure */
-	VSMLIST_MEMBERSHIP_ACTION_FAILURE,
-};
-enum vsmlist_membership_action_result
+enum vsmlist_action_result
 vsmlist_membership_outcome_action(const struct vsmlist_membership_outcome *outcome);
 
 /* "confirmation_sent", "subscribed", ... (the event's vsmlist_result) */

@@ -361,6 +361,19 @@ vsmlist_member_set_get(const struct vsmlist_member_set *set,
 	return array_get(&set->members, count_r);
 }
 
+bool vsmlist_member_reset(struct vsmlist_member *member)
+{
+	if (member->state == VSMLIST_MEMBER_ENABLED &&
+	    member->bounce_points == 0 && member->last_bounce == 0 &&
+	    member->disabled_at == 0)
+		return FALSE;
+	member->state = VSMLIST_MEMBER_ENABLED;
+	member->bounce_points = 0;
+	member->last_bounce = 0;
+	member->disabled_at = 0;
+	return TRUE;
+}
+
 const struct vsmlist_member *
 vsmlist_member_set_lookup_key(const struct vsmlist_member_set *set,
 			      const char *key)

@@ -173,6 +173,11 @@ int vsmlist_store_update(struct vsmlist_store *store,
 			struct vsmlist_member *, time_t, typeof(context))), \
 		error_r)
 
+/* A clean slate for a member: enabled, no bounce points, no bounce
+   remembered (doveadm vsmlist enable, a confirmed subscription). Returns
+   whether anything changed. */
+bool vsmlist_member_reset(struct vsmlist_member *member);
+
 /* Members in store order */
 const struct vsmlist_member *
 vsmlist_member_set_get(const struct vsmlist_member_set *set,
