@@ -148,7 +148,7 @@ def test_vsmlist_dmarc_runs_from_the_package(root):
 
 
 def enable_as_readme_says(root: Root, relay_port: int, lmtp_port: int) -> None:
-    """The README's "Debian package" steps, then a list and a test setup."""
+    """The README's "Install" steps for the package, then a list and a test setup."""
     root.run("sed", "-i", "s/^#//", CONF)
     # passwd-file users instead of system users (Dovecot's own switch)
     root.run("sed", "-i", "-e", "s/^!include auth-system.conf.ext/#&/",
