@@ -24,11 +24,13 @@ VSMLIST_KEEP_TMP=1 keeps the root (its Dovecot log: var/log/dovecot.log).
 
 import os
 import pathlib
+import re
 import shutil
 import smtplib
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 import pytest
 
@@ -147,8 +149,22 @@ def test_vsmlist_dmarc_runs_from_the_package(root):
     assert out.startswith("example.com policy=temperror "), out
 
 
+def readme_list_script() -> str:
+    """The list's script as the README's "Configure a list" gives it (the
+    test takes it from there, so that the two cannot drift apart)."""
+    readme = (REPO / "README").read_text()
+    m = re.search(r"/etc/dovecot/sieve/list\.sieve:\n\n((?: {7}.*\n|\n)+?)\n {3}\S",
+                  readme)
+    assert m, "README: no list script after 'list.sieve:'"
+    script = textwrap.dedent(m.group(1))
+    assert "distribute;" in script and "membership;" in script
+    return script
+
+
 def enable_as_readme_says(root: Root, relay_port: int, lmtp_port: int) -> None:
-    """The README's "Install" steps for the package, then a list and a test setup."""
+    """The README's "Install" steps for the package, then a list (the
+    README's script, its relay as the per-list setting) and a test
+    setup."""
     root.run("sed", "-i", "s/^#//", CONF)
     # passwd-file users instead of system users (Dovecot's own switch)
     root.run("sed", "-i", "-e", "s/^!include auth-system.conf.ext/#&/",
@@ -160,11 +176,10 @@ def enable_as_readme_says(root: Root, relay_port: int, lmtp_port: int) -> None:
     gid = root.run("id", "-g", "vmail").stdout.strip()
     root.file("/etc/dovecot/users").write_text(
         f"{LIST}:{{CRYPT}}*:{uid}:{gid}::/var/vmail/friends::"
-        "userdb_sieve_before=/etc/dovecot/sieve/list.sieve\n")
+        "userdb_sieve_before=/etc/dovecot/sieve/list.sieve "
+        f"userdb_sieve_vsmlist_submission_host=127.0.0.1:{relay_port}\n")
     root.file("/etc/dovecot/sieve").mkdir()
-    root.file("/etc/dovecot/sieve/list.sieve").write_text(
-        'require ["vnd.vsmlist", "fileinto", "mailbox"];\n'
-        'distribute;\nfileinto :create "Archive";\n')
+    root.file("/etc/dovecot/sieve/list.sieve").write_text(readme_list_script())
     # compiled with the installed plugin, as the README says
     root.run("sievec", "/etc/dovecot/sieve/list.sieve")
     members = root.file("/var/vmail/friends/vsmlist/members")
@@ -179,7 +194,6 @@ listen = 127.0.0.1
 ssl = no
 log_path = /var/log/dovecot.log
 mail_location = maildir:~/Maildir
-submission_host = 127.0.0.1:{relay_port}
 service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
@@ -201,9 +215,13 @@ def test_delivery_reaches_every_member(root):
         try:
             vsmstack.wait_tcp("127.0.0.1", lmtp_port, timeout=30,
                               proc=dovecot, banner=b"220")
-            post = vsmstack.make_message(to=LIST)
+            # a member's post, and a stranger's (held for moderation)
+            post = vsmstack.make_message(from_addr=MEMBERS[0], to=LIST)
+            stranger = vsmstack.make_message(from_addr="eve@elsewhere.example", to=LIST)
             with smtplib.LMTP("127.0.0.1", lmtp_port, timeout=60) as lmtp:
-                refused = lmtp.sendmail("author@author.example", [LIST], post)
+                refused = lmtp.sendmail(MEMBERS[0], [LIST], post)
+                assert refused == {}
+                refused = lmtp.sendmail("eve@elsewhere.example", [LIST], stranger)
             assert refused == {}
             transactions = relay.wait_for(1)
             # doveadm finds the package's doveadm plugin by itself
@@ -231,3 +249,6 @@ def test_delivery_reaches_every_member(root):
         # the list's own copy, by the script's fileinto
         archived = list(root.file("/var/vmail/friends/Maildir/.Archive/new").iterdir())
         assert len(archived) == 1, log
+        held = list(root.file("/var/vmail/friends/Maildir/.Moderation/new").iterdir())
+        assert len(held) == 1, log
+        assert b"eve@elsewhere.example" in held[0].read_bytes()
