@@ -4,8 +4,8 @@
 struct smtp_address;
 struct vsmlist_store;
 
-/* Bounce points of one member (PRODUCT.md: a failed delivery scores one
-   point, at most one a day; points lapse after reset_secs without a
+/* Bounce points of one member (doc/vsmlist.md, "Bounces": a failed
+   delivery scores one point, at most one a day; points lapse after reset_secs without a
    counted bounce; at threshold points the member is disabled). Applied
    under the store's lock (vsmlist_store_update), so two deliveries
    scoring the same member at once never lose a point, and no number of

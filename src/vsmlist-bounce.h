@@ -10,7 +10,7 @@ struct smtp_address;
 struct vsmlist_settings;
 struct vsmlist_transport;
 
-/* What reached the bounce address (PRODUCT.md, the `bounce` action): a
+/* What reached the bounce address (doc/vsmlist.md, "Bounces"): a
    delivery report (RFC 3464; vsmlist-dsn), or a bounce to a VERP address
    that names its member without one, scores the failed members
    (vsmlist-bounce-score); an automatic reply scores nothing; anything

@@ -56,8 +56,8 @@ void vsmlist_store_set_error(struct vsmlist_store *store,
 			     enum vsmlist_store_error error);
 time_t vsmlist_store_now(const struct vsmlist_store *store);
 
-/* Resolve a path against the home: '~/' and relative paths. Returns the
-   path, or NULL with error_r. */
+/* Resolve a path: absolute, or '~/' in the home; a relative path is
+   refused. Returns the path, or NULL with error_r. */
 const char *vsmlist_store_resolve_path(const char *path, const char *home,
 				       const char **error_r);
 

@@ -55,15 +55,17 @@ const char *vsmlist_store_resolve_path(const char *path, const char *home,
 	}
 	if (path[0] == '/')
 		return path;
-	if (home == NULL) {
-		*error_r = tilde ?
-			"the user has no home directory to expand '~' with" :
-			"relative path, but the user has no home directory";
+	/* The settings' one rule for paths (vsmlist_settings_path): a
+	   relative path would depend on the process's working directory */
+	if (!tilde) {
+		*error_r = "relative path (use an absolute one or ~/)";
 		return NULL;
 	}
-	if (tilde)
-		return home_expand_tilde(path, home);
-	return t_strconcat(home, "/", path, NULL);
+	if (home == NULL) {
+		*error_r = "the user has no home directory to expand '~' with";
+		return NULL;
+	}
+	return home_expand_tilde(path, home);
 }
 
 int vsmlist_store_open(const char *uri,

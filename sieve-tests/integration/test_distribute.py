@@ -346,7 +346,7 @@ def test_no_errors_logged_at_startup(stack):
 
 
 # ---------------------------------------------------------------------------
-# relay failures (PRODUCT.md step 6)
+# relay failures (doc/fanout.md, "What happens on each failure")
 
 def _refuse(addr, reply):
     return lambda a: reply if a.lower() == addr else None
@@ -399,7 +399,7 @@ def test_retry_after_member_tempfail_sends_no_duplicates(st, friends):
 
 # ---------------------------------------------------------------------------
 # untouched delivery: header additions checked against the author's h=
-# (PRODUCT.md step 5; not part of the foundation yet)
+# (doc/vsmlist.md, "DKIM-safe list headers")
 
 def test_list_headers_added_where_not_signed(st, friends):
     msg, res = post(st)                      # dkimpy's h= names no List-* header

@@ -1,7 +1,7 @@
 """Members-only posting and moderation by IMAP, the way the README sets a
 list up (doc/vsmlist.md, "Moderation"):
 
-* the list's script (PRODUCT.md's): a member's post is distributed and
+* the list's script (the README's): a member's post is distributed and
   archived (`fileinto :create "Archive"`), a non-member's is filed into
   "Moderation";
 * a moderator (the list user over IMAP) MOVEs a held post into "Approved",
