@@ -155,9 +155,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fake.queries = str_new(pool, 64);
 		i_zero(&params);
 		params.delivery.set = test_vsmlist_settings(pairs);
-		params.delivery.input = i_stream_create_from_data(fp.post, fp.size);
+		params.delivery.input =
+			i_stream_create_from_data(fp.post, fp.size);
 		params.delivery.have_envelope = TRUE;
-		params.delivery.mail_from = smtp_address_create(pool, "x", "y.example");
+		params.delivery.mail_from =
+			smtp_address_create(pool, "x", "y.example");
 		params.dmarc_mode = data[0] % 4;
 		params.inline_members = members;
 		params.delivery.transport = &transport;

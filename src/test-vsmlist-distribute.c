@@ -147,8 +147,8 @@ test_run_init(struct test_run *run, const struct vsmlist_settings *set,
 	run->params.delivery.set = set;
 	run->params.delivery.input = input;
 	run->params.delivery.have_envelope = TRUE;
-	run->params.delivery.mail_from = smtp_address_create(run->pool, "author",
-						    "none.example");
+	run->params.delivery.mail_from =
+		smtp_address_create(run->pool, "author", "none.example");
 	run->params.dmarc_mode = (set == NULL ? VSMLIST_DMARC_MODE_AUTO :
 				  set->dmarc_mode);
 	run->params.delivery.transport = &run->transport;
@@ -278,6 +278,46 @@ static void test_distribute_sent(void)
 	test_end();
 }
 
+/* Only a single author's policy can change the decision: several
+   authors are wrapped without any lookup (one post could otherwise ask
+   the DNS about thousands of mailboxes) */
+static void test_distribute_several_authors(void)
+{
+	const struct vsmlist_settings *set = test_settings("members", NULL,
+							   NULL);
+	string_t *many = t_str_new(10000 * 24);
+	struct test_run run;
+	unsigned int i;
+
+	test_begin("distribute: several authors are wrapped, no DNS lookup");
+	test_write_file("members", "a@example.net\n");
+	test_run_init(&run, set, test_post("rob@reject.example, "
+					   "ann@none.example", "<sa1@x>", ""));
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_HANDLED);
+	test_assert(run.outcome.decision.mitigation == VSMLIST_MITIGATION_WRAP);
+	test_assert(run.fake.count == 0);
+	test_run_deinit(&run);
+
+	/* 10,000 mailboxes of a domain with a policy: still none */
+	for (i = 0; i < 10000; i++)
+		str_printfa(many, "%sm%u@reject.example", i == 0 ? "" : ", ", i);
+	test_run_init(&run, set, test_post(str_c(many), "<sa2@x>", ""));
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_HANDLED);
+	test_assert(run.outcome.decision.mitigation == VSMLIST_MITIGATION_WRAP);
+	test_assert(run.fake.count == 0);
+	test_assert_strcmp(test_field(&run, "vsmlist_author_status"),
+			   "several");
+	test_run_deinit(&run);
+
+	/* The one author of the same domain is looked up */
+	test_run_init(&run, set, test_post("rob@reject.example", "<sa3@x>",
+					   ""));
+	test_assert(test_run_go(&run) == VSMLIST_ACTION_HANDLED);
+	test_assert(run.fake.count > 0);
+	test_run_deinit(&run);
+	test_end();
+}
+
 static void test_distribute_disabled(void)
 {
 	const struct vsmlist_settings *set = test_settings("members", NULL,
@@ -336,8 +376,26 @@ static void test_distribute_verp(void)
 
 static void test_distribute_kept(void)
 {
-	static const char nul_post[] =
-		"Reply-To\0: x@a.example\r\nSubject: y\r\n\r\nbody\r\n";
+	/* A NUL in a name (the panic of old: no From, so wrapped in auto
+	   mode), in a name beside Cc (munge's merge), in a value */
+	static const struct {
+		const char *data;
+		size_t size;
+	} nul_posts[] = {
+#define NUL_POST(s) { s, sizeof(s) - 1 }
+		NUL_POST("Reply-To\0: x@a.example\r\nSubject: y\r\n\r\n"
+			 "body\r\n"),
+		NUL_POST("From: ann@none.example\r\nReply-To\0: x@a.example\r\n"
+			 "Cc: c@a.example\r\n\r\nbody\r\n"),
+		NUL_POST("From: ann@none.example\r\nSubject: y\0z\r\n\r\n"
+			 "body\r\n"),
+#undef NUL_POST
+	};
+	static const enum vsmlist_dmarc_mode modes[] = {
+		VSMLIST_DMARC_MODE_AUTO, VSMLIST_DMARC_MODE_WRAP,
+		VSMLIST_DMARC_MODE_MUNGE, VSMLIST_DMARC_MODE_NONE,
+	};
+	unsigned int i, j;
 	const struct vsmlist_settings *set = test_settings("members", NULL,
 							   NULL);
 	struct test_run run;
@@ -358,19 +416,31 @@ static void test_distribute_kept(void)
 	test_run_deinit(&run);
 	test_end();
 
-	test_begin("distribute: a NUL in the header: malformed, kept");
-	test_run_init(&run, set, "");
-	i_stream_unref(&run.params.delivery.input);
-	run.params.delivery.input = test_istream_create_data(nul_post,
-						    sizeof(nul_post) - 1);
-	test_assert(test_run_go(&run) == VSMLIST_ACTION_KEEP);
-	test_assert(run.outcome.status == VSMLIST_DISTRIBUTE_MALFORMED);
-	test_assert_strcmp(test_log(&run, &error), "not distributed: "
-			   "malformed post: a NUL byte in the header "
-			   "(message kept)");
-	test_assert_strcmp(test_field(&run, "vsmlist_skipped"),
-			   "a NUL byte in the header");
-	test_run_deinit(&run);
+	test_begin("distribute: a NUL in the header: malformed, kept, "
+		   "in every mode");
+	for (i = 0; i < N_ELEMENTS(nul_posts); i++) {
+		for (j = 0; j < N_ELEMENTS(modes); j++) {
+			test_run_init(&run, set, "");
+			i_stream_unref(&run.params.delivery.input);
+			run.params.delivery.input = test_istream_create_data(
+				nul_posts[i].data, nul_posts[i].size);
+			run.params.dmarc_mode = modes[j];
+			test_assert_idx(test_run_go(&run) ==
+					VSMLIST_ACTION_KEEP, i*10 + j);
+			test_assert_idx(run.outcome.status ==
+					VSMLIST_DISTRIBUTE_MALFORMED,
+					i*10 + j);
+			test_assert_strcmp_idx(test_log(&run, &error),
+				"not distributed: malformed post: a NUL "
+				"byte in the header (message kept)",
+				i*10 + j);
+			test_assert_strcmp_idx(
+				test_field(&run, "vsmlist_skipped"),
+				"a NUL byte in the header", i*10 + j);
+			test_assert_idx(run.tt.transactions == 0, i*10 + j);
+			test_run_deinit(&run);
+		}
+	}
 	test_end();
 
 	test_begin("distribute: no members: kept");
@@ -515,6 +585,7 @@ int main(void)
 {
 	static void (*const test_functions[])(void) = {
 		test_distribute_sent,
+		test_distribute_several_authors,
 		test_distribute_disabled,
 		test_distribute_verp,
 		test_distribute_kept,

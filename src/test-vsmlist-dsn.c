@@ -504,6 +504,45 @@ static void test_dsn_malformed_status(void)
 	test_end();
 }
 
+static void test_dsn_actions(void)
+{
+	static const struct {
+		const char *address;
+		enum vsmlist_dsn_action action;
+		bool hard;
+	} expect[] = {
+		{ "delivered@example.net", VSMLIST_DSN_ACTION_DELIVERED, FALSE },
+		{ "relayed@example.net", VSMLIST_DSN_ACTION_RELAYED, FALSE },
+		{ "expanded@example.net", VSMLIST_DSN_ACTION_EXPANDED, FALSE },
+		{ "delayed@example.net", VSMLIST_DSN_ACTION_DELAYED, FALSE },
+		/* failed, but 4.x.x: not for good */
+		{ "temporary@example.net", VSMLIST_DSN_ACTION_FAILED, FALSE },
+		/* a 5.x.x status with an action that is no failure */
+		{ "odd-relayed@example.net", VSMLIST_DSN_ACTION_RELAYED, FALSE },
+		{ "odd-delivered@example.net", VSMLIST_DSN_ACTION_DELIVERED,
+		  FALSE },
+		{ "gone@example.net", VSMLIST_DSN_ACTION_FAILED, TRUE },
+	};
+	const struct vsmlist_dsn_recipient *rcpt;
+	struct vsmlist_dsn dsn;
+	unsigned int i;
+
+	test_begin("dsn: only failed with 5.x.x is a hard failure");
+	test_dsn_file("actions.eml", &dsn);
+	test_assert(dsn.is_report && dsn.problem == NULL);
+	test_assert(array_count(&dsn.recipients) == N_ELEMENTS(expect));
+	for (i = 0; i < N_ELEMENTS(expect) &&
+		    i < array_count(&dsn.recipients); i++) {
+		rcpt = test_rcpt(&dsn, i);
+		test_assert_strcmp_idx(test_addr(rcpt->final_recipient),
+				       expect[i].address, i);
+		test_assert_idx(rcpt->action == expect[i].action, i);
+		test_assert_idx(vsmlist_dsn_recipient_is_hard_failure(rcpt) ==
+				expect[i].hard, i);
+	}
+	test_end();
+}
+
 static void test_dsn_8bit_nul(void)
 {
 	const struct vsmlist_dsn_recipient *rcpt;
@@ -782,6 +821,7 @@ int main(void)
 		test_dsn_many_recipients,
 		test_dsn_truncated,
 		test_dsn_malformed_status,
+		test_dsn_actions,
 		test_dsn_8bit_nul,
 		test_dsn_block_bounds,
 		test_dsn_no_per_message_block,

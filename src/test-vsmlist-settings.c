@@ -436,6 +436,69 @@ static void test_settings_membership(void)
 	test_end();
 }
 
+static void test_settings_bounces(void)
+{
+	static const char *const given[] = {
+		"sieve_vsmlist_verp", "yes",
+		"sieve_vsmlist_bounce_reset", "14d",
+		"sieve_vsmlist_bounce_threshold", "3",
+		NULL
+	};
+	static const char *const zero_reset[] = {
+		"sieve_vsmlist_bounce_reset", "0", NULL };
+	static const char *const bad_reset[] = {
+		"sieve_vsmlist_bounce_reset", "a week", NULL };
+	static const char *const zero_threshold[] = {
+		"sieve_vsmlist_bounce_threshold", "0", NULL };
+	static const char *const big_threshold[] = {
+		"sieve_vsmlist_bounce_threshold", "1001", NULL };
+	static const char *const bad_threshold[] = {
+		"sieve_vsmlist_bounce_threshold", "five", NULL };
+	static const char *const bad_verp[] = {
+		"sieve_vsmlist_verp", "maybe", NULL };
+	static const char *const none[] = { NULL };
+	const struct vsmlist_settings *set;
+	const char *error;
+
+	test_begin("settings: bounces, defaults");
+	test_assert(test_load("l@example.org", NULL, none, &set, &error) == 0);
+	test_assert(!set->verp);
+	test_assert(set->bounce_reset_secs == 7*24*3600);
+	test_assert(set->bounce_threshold == 5);
+	test_end();
+
+	test_begin("settings: bounces, given");
+	test_assert(test_load("l@example.org", NULL, given, &set, &error) == 0);
+	test_assert(set->verp);
+	test_assert(set->bounce_reset_secs == 14*24*3600);
+	test_assert(set->bounce_threshold == 3);
+	test_end();
+
+	test_begin("settings: bounces, errors name the setting");
+	test_assert(test_load("l@example.org", NULL, zero_reset, &set,
+			      &error) < 0);
+	test_assert_strcmp(error, "sieve_vsmlist_bounce_reset: must be "
+			   "longer than 0");
+	test_assert(test_load("l@example.org", NULL, bad_reset, &set,
+			      &error) < 0);
+	test_assert(str_begins(error, "sieve_vsmlist_bounce_reset: "));
+	test_assert(test_load("l@example.org", NULL, zero_threshold, &set,
+			      &error) < 0);
+	test_assert_strcmp(error, "sieve_vsmlist_bounce_threshold: '0' is "
+			   "not a number from 1 to 1000");
+	test_assert(test_load("l@example.org", NULL, big_threshold, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "'1001'") != NULL);
+	test_assert(test_load("l@example.org", NULL, bad_threshold, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_bounce_threshold: 'five'") !=
+		    NULL);
+	test_assert(test_load("l@example.org", NULL, bad_verp, &set,
+			      &error) < 0);
+	test_assert(strstr(error, "sieve_vsmlist_verp") != NULL);
+	test_end();
+}
+
 static void test_settings_store(void)
 {
 	static const char *const dict[] = {
@@ -556,6 +619,7 @@ int main(void)
 		test_settings_fanout,
 		test_settings_membership,
 		test_settings_store,
+		test_settings_bounces,
 		test_settings_file,
 		NULL
 	};
