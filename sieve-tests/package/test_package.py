@@ -126,6 +126,7 @@ def test_files_are_where_dovecot_looks(root):
     for name in (PLUGIN, DOVEADM_PLUGIN, "/usr/bin/vsmlist-dmarc",
                  "/usr/share/man/man1/vsmlist-dmarc.1.gz",
                  "/usr/share/man/man1/doveadm-vsmlist.1.gz",
+                 "/usr/share/man/man7/vsmlist.7.gz",
                  f"/usr/share/doc/{PACKAGE}/README.gz",
                  f"/usr/share/doc/{PACKAGE}/vsmlist.md.gz",
                  f"/usr/share/doc/{PACKAGE}/copyright"):
