@@ -1544,6 +1544,8 @@ class Stack:
         self.relay: Optional[Relay] = None
         self.dovecot: Optional[Dovecot] = None
         self.dkim_keys: Dict[str, DkimKey] = {}
+        # list address (lower case) -> the kind of its member store
+        self.list_stores: Dict[str, str] = {}
 
     def start(self) -> "Stack":
         try:
@@ -1644,6 +1646,7 @@ class Stack:
         elif store != "file":
             raise StackError(f"unknown member store kind {store!r}")
         home = self.dovecot.add_user(address, **fields)
+        self.list_stores[address.lower()] = store
         if members_text is None and members is not None:
             members_text = "".join(m + "\n" for m in members)
         if members_text is not None:
@@ -1651,6 +1654,11 @@ class Stack:
         if script is not None:
             self.dovecot.sieve_put(address, script)
         return home
+
+    def store_kind(self, address: str) -> str:
+        """"file" or "dict": the member store add_list() gave the list
+        (pgstack.list_members() and member_states() read it)."""
+        return self.list_stores.get(address.lower(), "file")
 
     def write_members(self, address: str, members_text: str, store: str = "file") -> None:
         """Replace a list's members: its member file, or its rows in the
