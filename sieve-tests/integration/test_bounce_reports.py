@@ -75,15 +75,7 @@ def deliver(st, data, rcpt=BOUNCE, sender="<>"):
 
 
 def report(recipients, status="5.1.1", action="failed"):
-    blocks = "".join(f"Final-Recipient: rfc822; {r}\r\nAction: {action}\r\n"
-                     f"Status: {status}\r\n\r\n" for r in recipients)
-    return ("From: MAILER-DAEMON@mx.example\r\nTo: " + BOUNCE + "\r\n"
-            "Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: multipart/report; report-type=delivery-status;"
-            " boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
-            "failed\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
-            "Reporting-MTA: dns; mx.example\r\n\r\n" + blocks +
-            "--B--\r\n").encode()
+    return vsmstack.make_dsn(BOUNCE, recipients, status, action)
 
 
 @pytest.mark.parametrize("sample", [os.path.basename(s) for s in SAMPLES])

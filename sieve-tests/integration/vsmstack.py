@@ -219,6 +219,21 @@ def make_message(from_addr: str = "Author <author@author.example>",
     return crlf(text)
 
 
+def make_dsn(to: str, recipients: Sequence[str], status: str = "5.1.1",
+             action: str = "failed") -> bytes:
+    """A delivery report (RFC 3464) to a list's bounce address, one
+    recipient block per address"""
+    blocks = "".join(f"Final-Recipient: rfc822; {r}\r\nAction: {action}\r\n"
+                     f"Status: {status}\r\n\r\n" for r in recipients)
+    return ("From: MAILER-DAEMON@mx.example\r\nTo: " + to + "\r\n"
+            "Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/report; report-type=delivery-status;"
+            " boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+            "failed\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example\r\n\r\n" + blocks +
+            "--B--\r\n").encode()
+
+
 def header_block(msg: bytes) -> bytes:
     end = msg.find(b"\r\n\r\n")
     if end < 0:
