@@ -219,9 +219,9 @@ def test_database_down_between_posts(dst, db):
     db.restart()
     deliver_until_accepted(dst.dovecot, msg, lst)
     assert received(dst) == {"a@example.net": 1, "b@example.org": 1, "c@example.com": 1}
-    # a further retry (a lost LMTP reply) sends nothing
-    res = dst.dovecot.deliver(msg, AUTHOR, [lst])
-    assert res.code(lst) == 250
+    # a further retry (a lost LMTP reply) sends nothing (it may be deferred
+    # again: Dovecot's dict server can crash on a reconnect, doc/dict.md)
+    deliver_until_accepted(dst.dovecot, msg, lst)
     assert received(dst) == {"a@example.net": 1, "b@example.org": 1, "c@example.com": 1}
 
 
