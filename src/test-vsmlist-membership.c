@@ -798,6 +798,47 @@ static void test_membership_reenable(void)
 	test_end();
 }
 
+static void test_membership_dict_store(void)
+{
+	const char *const dict[] = {
+		"sieve_vsmlist_members", t_strconcat("dict:file:",
+			test_path("members.dict"), NULL), NULL
+	};
+	const struct vsmlist_settings *set = test_settings(dict);
+	struct vsmlist_membership_outcome outcome;
+	struct test_request req = {
+		.set = set, .rcpt_to = "friends+unsubscribe@lists.example",
+		.mail = test_mail("Dan <dan@example.net>", "bye", ""),
+	};
+	const char *token;
+
+	/* A request looks its requester up alone, never reading the list:
+	   bob's row, which a read would log as invalid, is not touched */
+	test_begin("membership: a dict store, the requester looked up alone");
+	test_reset(NULL);
+	test_write("members.dict",
+		"shared/vsmlist/friends@lists.example/member/ann@example.net\n"
+		"disabled\n"
+		"shared/vsmlist/friends@lists.example/bounce_points/"
+		"ann@example.net\n5\n"
+		"shared/vsmlist/friends@lists.example/member/bob@example.net\n"
+		"paused\n");
+	test_assert(test_request_run(&req, &outcome) ==
+		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+	test_assert(outcome.result == VSMLIST_MEMBERSHIP_NOT_MEMBER);
+
+	/* ann is disabled: she may confirm to be enabled again */
+	token = test_subscribe_request(set);
+	test_confirm(set, token, &outcome);
+	test_assert(outcome.result == VSMLIST_MEMBERSHIP_SUBSCRIBED);
+	test_assert(outcome.reenabled);
+	test_assert(strstr(test_read("members.dict"),
+			   "/member/ann@example.net\nenabled\n") != NULL);
+	test_assert(strstr(test_read("members.dict"),
+			   "/bounce_points/ann@example.net\n0\n") != NULL);
+	test_end();
+}
+
 static void test_membership_rate_limit(void)
 {
 	static const char *const limit2[] = {
@@ -1139,6 +1180,7 @@ int main(void)
 		test_membership_tokens,
 		test_membership_closed,
 		test_membership_reenable,
+		test_membership_dict_store,
 		test_membership_rate_limit,
 		test_membership_guard,
 		test_membership_requesters,

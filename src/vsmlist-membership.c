@@ -119,22 +119,20 @@ static int membership_store_failed(struct membership *m, const char *error)
    -1 when the outcome is decided. */
 static int membership_lookup(struct membership *m, bool *enabled_r)
 {
-	struct vsmlist_member_set *members;
-	const struct vsmlist_member *member;
+	struct vsmlist_member member;
 	pool_t pool;
 	const char *error;
 	int ret;
 
-	/* The whole store is read once: its own pool, gone right after */
-	pool = pool_alloconly_create("vsmlist membership lookup", 4096);
-	if (vsmlist_store_read(m->store, pool, &members, &error) < 0)
-		ret = membership_store_failed(m, error);
-	else {
-		member = vsmlist_member_set_lookup(members, m->address);
-		*enabled_r = (member != NULL &&
-			      member->state == VSMLIST_MEMBER_ENABLED);
-		ret = member != NULL ? 1 : 0;
-	}
+	/* One member: a dict looks it up alone, rather than reading a list
+	   of any size for every request (a file is read whole either way).
+	   Its own pool, gone right after. */
+	pool = pool_alloconly_create("vsmlist membership lookup", 1024);
+	ret = vsmlist_store_lookup(m->store, m->address, pool, &member,
+				   &error);
+	if (ret < 0)
+		(void)membership_store_failed(m, error);
+	*enabled_r = ret > 0 && member.state == VSMLIST_MEMBER_ENABLED;
 	pool_unref(&pool);
 	return ret;
 }

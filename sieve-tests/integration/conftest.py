@@ -74,6 +74,14 @@ def stack(pg):
     st.stop()
 
 
+@pytest.fixture(params=STORE_KINDS)
+def store(request):
+    """The kind of member store a test's lists have: the test runs once for
+    each (Stack.add_list(store=...); pgstack.list_members() and
+    member_states() read either)"""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def bare_stack():
     """A stack without the plugin (Pigeonhole only), to check the harness."""

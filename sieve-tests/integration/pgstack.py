@@ -12,6 +12,11 @@
 
 Both configuration files are the ones doc/dict.md tells an administrator
 to install: the tests set the database up with them.
+
+* ``list_members()``, ``member_states()``, ``set_member_state()`` - a
+                      list's member store of either kind (its member file
+                      and state file, or its rows), so that a test that
+                      runs against both stores asserts the same for both.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import Iterable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import vsmstack
 
@@ -214,6 +220,15 @@ class Postgres:
                         "FROM vsmlist_member WHERE list = "
                         f"{quote(member_key(list_address))} ORDER BY member")
 
+    def set_state(self, list_address: str, address: str, state: "MemberState") -> None:
+        """A member's state columns, with plain SQL."""
+        self.sql(f"UPDATE vsmlist_member SET state = {quote(state.state)}, "
+                 f"bounce_points = {int(state.bounce_points)}, "
+                 f"last_bounce = {int(state.last_bounce)}, "
+                 f"disabled_at = {int(state.disabled_at)} "
+                 f"WHERE list = {quote(member_key(list_address))} "
+                 f"AND member = {quote(member_key(address))}")
+
     # --- Dovecot ---------------------------------------------------------------
 
     def dict_map(self) -> str:
@@ -251,3 +266,78 @@ service dict {{
 def quote(value: str) -> str:
     """An SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+# --- a list's member store, of either kind -------------------------------------
+
+STATE_FILE_VERSION = "vsmlist-state 1"
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """A member's state as both stores hold it (doc/vsmlist.md, "The state
+    file"; doc/dict.md): the default is an enabled member without bounces."""
+    state: str = "enabled"
+    bounce_points: int = 0
+    last_bounce: int = 0        # Unix seconds, 0 = never
+    disabled_at: int = 0
+
+
+def _member_file(st, list_address: str) -> str:
+    """The list's member file: sieve_vsmlist_members=file:~/... of its
+    userdb fields, else ~/vsmlist/members."""
+    uri = st.dovecot.users.get(list_address, {}).get(
+        "sieve_vsmlist_members", "file:~/vsmlist/members")
+    assert uri.startswith("file:~/"), f"not a member file in the home: {uri}"
+    return os.path.join(st.dovecot.home(list_address), uri[len("file:~/"):])
+
+
+def _read_state_file(path: str) -> Dict[str, MemberState]:
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert lines and lines[0] == STATE_FILE_VERSION, lines[:1]
+    states = {}
+    for line in lines[1:]:
+        state, points, last, disabled, key = line.split(" ", 4)
+        states[key] = MemberState(state, int(points), int(last), int(disabled))
+    return states
+
+
+def list_members(st, list_address: str) -> List[str]:
+    """The list's members as its store keys them (lower case), sorted:
+    the address lines of its member file, or its rows."""
+    if st.store_kind(list_address) == "dict":
+        return [row[0] for row in st.member_db.members(list_address)]
+    with open(_member_file(st, list_address)) as f:
+        return sorted(member_key(m) for m in members_from_text(f.read()))
+
+
+def member_states(st, list_address: str) -> Dict[str, MemberState]:
+    """Each member's state by its key: its row, or its line of the state
+    file beside the member file (the default state without one; a line of
+    an address that is no longer a member is not read, as the store does
+    not read it)."""
+    if st.store_kind(list_address) == "dict":
+        return {m: MemberState(state, int(points), int(last), int(disabled))
+                for m, state, points, last, disabled
+                in st.member_db.members(list_address)}
+    lines = _read_state_file(_member_file(st, list_address) + ".state")
+    return {m: lines.get(m, MemberState()) for m in list_members(st, list_address)}
+
+
+def set_member_state(st, list_address: str, address: str, state: MemberState) -> None:
+    """Set a member's state as an administrator would: its row with SQL,
+    or its line of the state file (written while no delivery runs)."""
+    if st.store_kind(list_address) == "dict":
+        st.member_db.set_state(list_address, address, state)
+        return
+    path = _member_file(st, list_address) + ".state"
+    lines = _read_state_file(path)
+    lines[member_key(address)] = state
+    text = STATE_FILE_VERSION + "\n" + "".join(
+        f"{s.state} {s.bounce_points} {s.last_bounce} {s.disabled_at} {key}\n"
+        for key, s in lines.items() if s != MemberState())
+    st.dovecot.write_user_file(list_address, os.path.relpath(
+        path, st.dovecot.home(list_address)), text)

@@ -13,13 +13,16 @@ or with VERP carol's own bounce address. The report names carol as the
 list addressed her (Original-Recipient from the plugin's ORCPT) and
 carries the post's id (Original-Envelope-Id from its ENVID).
 
-Five reports on five days disable carol. The test moves the clock by
-moving carol's recorded bounce dates a day back between posts (the state
-file beside the member file), instead of sleeping.
+Five reports on five days disable carol, and `doveadm vsmlist members`
+shows her disabled. The test moves the clock by moving carol's recorded
+bounce dates a day back between posts (in the list's member store),
+instead of sleeping.
+
+The round trip runs for a list with a member file (with and without VERP)
+and for one whose members are PostgreSQL rows through Dovecot's dict.
 """
 
 import json
-import os
 import re
 import secrets
 import time
@@ -27,6 +30,7 @@ import time
 import pytest
 
 import vsmstack
+from pgstack import MemberState, member_states, set_member_state
 from postfix_stack import Postfix
 from vsmstack import header_values, make_message
 
@@ -60,14 +64,21 @@ metric vsmlist_bounce {
 """
 
 
+# list address, its extra userdb fields, its member store
+LISTS = (("friends@lists.example", {}, "file"),
+         ("verp@lists.example", {"sieve_vsmlist_verp": "yes"}, "file"),
+         ("sqlfriends@lists.example", {}, "dict"))
+
+
 @pytest.fixture(scope="module")
-def bst():
+def bst(pg):
     ports = Postfix.reserve_ports()
     st = vsmstack.Stack(plugin=True, mail_debug=False, protocols=("lmtp",),
                         dkim_domains=["members.example"],
                         dovecot_extra_conf=EXPORTER,
                         plugin_settings={"sieve_vsmlist_dmarc": "none"},
-                        submission_port=ports["smtp_port"])
+                        submission_port=ports["smtp_port"], member_db=pg,
+                        doveadm_plugin=True)
     st.start()
     postfix = None
     try:
@@ -75,16 +86,16 @@ def bst():
         # the copy: Postfix writes the report)
         st.relay.rcpt_hook = lambda addr: ("550 5.1.1 <carol@remote.example>: no such user"
                                            if addr.lower().startswith("carol@") else None)
-        lists = ["friends@lists.example", "verp@lists.example"]
+        lists = [lst for lst, _, _ in LISTS]
         postfix = Postfix(st.workdir, st.dovecot.lmtp_port,
                           virtual_domains=[LIST_DOMAIN, "members.example"],
                           mailboxes=lists + [ANN],
                           transports={"remote.example": f"smtp:[127.0.0.1]:{st.relay.port}"},
                           **ports).start()
         st.dovecot.add_user(ANN)
-        for lst, extra in (("friends@lists.example", {}),
-                           ("verp@lists.example", {"sieve_vsmlist_verp": "yes"})):
+        for lst, extra, store in LISTS:
             st.add_list(lst, members=[ANN, CAROL, DAVE], script=LIST_SCRIPT,
+                        store=store,
                         sieve_vsmlist_owner="owner@remote.example",
                         sieve_vsmlist_submission_host=f"127.0.0.1:{postfix.relay_port}",
                         **extra)
@@ -122,37 +133,30 @@ def post(st, lst):
     return header_values(msg, "Message-ID")[0]
 
 
-def state_line(st, lst, member):
-    path = os.path.join(st.dovecot.home(lst), "vsmlist", "members.state")
-    if not os.path.exists(path):
-        return None
-    for line in open(path).read().splitlines():
-        if line.endswith(" " + member):
-            return line.split()
-    return None
-
-
 def age_bounces(st, lst, days=1):
     """Move the recorded bounce dates back: the clock moves forward."""
-    path = os.path.join(st.dovecot.home(lst), "vsmlist", "members.state")
-    out = []
-    for line in open(path).read().splitlines():
-        f = line.split(" ")
-        if len(f) >= 5 and f[0] in ("enabled", "disabled"):
-            for i in (2, 3):
-                if f[i] != "0":
-                    f[i] = str(int(f[i]) - days * 86400)
-        out.append(" ".join(f))
-    with open(path + ".new", "w") as fh:
-        fh.write("\n".join(out) + "\n")
-    st_ = os.stat(path)
-    os.chown(path + ".new", st_.st_uid, st_.st_gid)
-    os.rename(path + ".new", path)
+    def back(t):
+        return t - days * 86400 if t else 0
+    for member, state in member_states(st, lst).items():
+        if state != MemberState():
+            set_member_state(st, lst, member, MemberState(
+                state.state, state.bounce_points, back(state.last_bounce),
+                back(state.disabled_at)))
+
+
+def doveadm_members(st, lst):
+    """address -> (state, bounce_points) as `doveadm vsmlist members` shows
+    them"""
+    p = st.dovecot.doveadm("-f", "json", "vsmlist", "members", "-u", lst)
+    assert p.returncode == 0, p.stderr.decode()
+    return {r["address"].lower(): (r["state"], r["bounce_points"])
+            for r in json.loads(p.stdout)}
 
 
 @pytest.mark.parametrize("lst,verp", [("friends@lists.example", False),
-                                      ("verp@lists.example", True)],
-                         ids=["dsn", "verp"])
+                                      ("verp@lists.example", True),
+                                      ("sqlfriends@lists.example", False)],
+                         ids=["dsn", "verp", "dsn-dict"])
 def test_reports_score_and_disable_a_member(bst, lst, verp):
     for day in range(1, 6):
         bst.relay.clear()
@@ -181,11 +185,16 @@ def test_reports_score_and_disable_a_member(bst, lst, verp):
         got = [r.lower() for r in bst.relay.recipients()]
         assert DAVE in got
         if day < 5:
-            assert state_line(bst, lst, CAROL)[0] == "enabled"
+            assert member_states(bst, lst)[CAROL].state == "enabled"
             age_bounces(bst, lst)
     assert int(ev["vsmlist_disabled"]) == 1
-    state = state_line(bst, lst, CAROL)
-    assert state[0] == "disabled" and state[1] == "5", state
+    state = member_states(bst, lst)[CAROL]
+    assert (state.state, state.bounce_points) == ("disabled", 5), state
+    assert abs(state.disabled_at - time.time()) < 600, state
+    # what an administrator sees
+    assert doveadm_members(bst, lst) == {ANN: ("enabled", 0),
+                                         CAROL: ("disabled", 5),
+                                         DAVE: ("enabled", 0)}
     # carol was told (at the address that fails) and the owner too
     notices = [t for t in bst.relay.snapshot() if "owner@remote.example" in t.rcpt_tos]
     assert notices and b"disabled after 5 bounces" in notices[-1].data

@@ -7,6 +7,13 @@ namespace where doveadm's module directory holds the system's doveadm
 plugins and lib10_doveadm_vsmlist_plugin.so (vsmstack
 `doveadm_plugin=True`): doveadm loads plugins from its compiled-in
 directory only, and the system's stays untouched.
+
+A test of what the commands do to members runs against both store kinds,
+a member file and PostgreSQL rows through Dovecot's dict (the `store`
+fixture), and reads the store through pgstack, the same for both. Tests
+of the member file itself (its comments and order, its creation, its
+dotlock, file: URIs) and of what is refused before the store is opened
+are file only, and say so.
 """
 
 import concurrent.futures
@@ -17,6 +24,7 @@ import re
 import pytest
 
 import vsmstack
+from pgstack import MemberState, list_members, member_states, set_member_state
 from vsmstack import make_message
 
 pytestmark = pytest.mark.plugin
@@ -32,9 +40,9 @@ DISTRIBUTE = 'require "vnd.vsmlist";\ndistribute;\n'
 
 
 @pytest.fixture(scope="module")
-def doveadm_stack():
+def doveadm_stack(pg):
     st = vsmstack.Stack(plugin=True, doveadm_plugin=True, doveadm_http=True,
-                        dkim_domains=["author.example"])
+                        dkim_domains=["author.example"], member_db=pg)
     st.start()
     try:
         yield st
@@ -57,13 +65,20 @@ def dst(doveadm_stack, request):
 _list_seq = 0
 
 
-def new_list(st, members_text="", **fields) -> str:
-    """A list user of its own with this member file (None: no file)."""
+def new_list(st, members_text="", store="file", **fields) -> str:
+    """A list user of its own with these members (None: no member file)."""
     global _list_seq
     _list_seq += 1
     address = f"list{_list_seq}@lists.example"
-    st.add_list(address, members_text=members_text, script=None, **fields)
+    st.add_list(address, members_text=members_text, script=None, store=store,
+                **fields)
     return address
+
+
+def as_stored(store, address):
+    """An address as the store gives it back: a member file keeps its
+    spelling, a row holds the key (lower case)"""
+    return address if store == "file" else address.lower()
 
 
 def members_path(st, address) -> str:
@@ -86,9 +101,18 @@ def json_rows(p):
 
 
 def members(st, address):
-    return [(r["address"], r["state"], r["bounce_points"])
-            for r in json_rows(vsmlist(st, "members", "-u", address,
-                                       fmt="json"))]
+    """(address, state, bounce_points) of `doveadm vsmlist members`, sorted
+    (a dict gives its own order)"""
+    return sorted((r["address"], r["state"], r["bounce_points"])
+                  for r in json_rows(vsmlist(st, "members", "-u", address,
+                                             fmt="json")))
+
+
+def in_order(lines, header=True):
+    """The lines of `members` output, the members sorted by address (a
+    dict gives its own order; the tests' member files are in order)"""
+    head = lines[:1] if header else []
+    return head + sorted(lines[len(head):], key=str.lower)
 
 
 def results(p):
@@ -106,54 +130,55 @@ def test_plugin_loaded(dst):
                      out, re.M), out
 
 
-def test_members_formats(dst):
+def test_members_formats(dst, store):
     lst = new_list(dst, "# the list\nalice@example.net\n\n"
-                        "<Bob@Example.ORG>  # bob\n")
-    state = os.path.join(dst.dovecot.home(lst), "vsmlist", "members.state")
+                        "<Bob@Example.ORG>  # bob\n", store=store)
+    bob = as_stored(store, "Bob@Example.ORG")
     last = 1767225600          # 2026-01-01 00:00:00 UTC
-    dst.dovecot.write_user_file(
-        lst, "vsmlist/members.state",
-        f"vsmlist-state 1\ndisabled 5 {last} {last} bob@example.org\n")
-    assert os.path.exists(state)
+    set_member_state(dst, lst, bob, MemberState("disabled", 5, last, last))
 
     table = vsmlist(dst, "members", "-u", lst)
     assert table.returncode == 0, table.stderr.decode()
-    lines = table.stdout.decode().splitlines()
+    # alice before bob (a dict gives its own order: sorted here)
+    lines = in_order(table.stdout.decode().splitlines())
     assert lines[0].split() == ["address", "state", "bounce_points", "last_bounce"]
     assert lines[1].split() == ["alice@example.net", "enabled", "0"]
-    assert lines[2].split()[:3] == ["Bob@Example.ORG", "disabled", "5"]
+    assert lines[2].split()[:3] == [bob, "disabled", "5"]
 
     tab = vsmlist(dst, "members", "-u", lst, fmt="tab")
     assert tab.returncode == 0
-    rows = [l.split("\t") for l in tab.stdout.decode().splitlines()]
+    rows = [l.split("\t") for l in in_order(tab.stdout.decode().splitlines())]
     assert rows[0] == ["address", "state", "bounce_points", "last_bounce"]
     assert rows[1] == ["alice@example.net", "enabled", "0", ""]
-    assert rows[2][:3] == ["Bob@Example.ORG", "disabled", "5"]
+    assert rows[2][:3] == [bob, "disabled", "5"]
     # ISO 8601 in the local time zone: the same instant
     stamp = rows[2][3]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d|Z)", stamp), stamp
 
-    js = json_rows(vsmlist(dst, "members", "-u", lst, fmt="json"))
+    js = sorted(json_rows(vsmlist(dst, "members", "-u", lst, fmt="json")),
+                key=lambda r: r["address"].lower())
     assert js[0] == {"address": "alice@example.net", "state": "enabled",
                      "bounce_points": 0, "last_bounce": ""}
-    assert js[1]["address"] == "Bob@Example.ORG"
+    assert js[1]["address"] == bob
     assert js[1]["state"] == "disabled" and js[1]["bounce_points"] == 5
     assert js[1]["last_bounce"] == stamp
 
     flow = vsmlist(dst, "members", "-u", lst, fmt="flow")
     assert flow.returncode == 0
-    assert flow.stdout.decode().splitlines()[0] == \
+    assert in_order(flow.stdout.decode().splitlines(), header=False)[0] == \
         "address=alice@example.net state=enabled bounce_points=0 last_bounce="
 
 
-def test_subscribe_unsubscribe_keep_comments_and_order(dst):
+def test_subscribe_unsubscribe(dst, store):
+    """The results of each address; a member file keeps its comments and
+    order"""
     text = ("# friends of the house\n"
             "alice@example.net   # since 2019\n"
             "\n"
             "bob@example.org\n"
             "# former members below\n"
             "carol@example.com\n")
-    lst = new_list(dst, text)
+    lst = new_list(dst, text, store=store)
 
     p = vsmlist(dst, "subscribe", "-u", lst, "dave@example.net",
                 "<Erin@Example.COM>", "ALICE@example.NET", fmt="tab")
@@ -161,27 +186,33 @@ def test_subscribe_unsubscribe_keep_comments_and_order(dst):
     assert results(p) == [("dave@example.net", "added"),
                           ("Erin@Example.COM", "added"),
                           ("ALICE@example.NET", "already a member")]
-    assert read_members_file(dst, lst) == \
-        text + "dave@example.net\nErin@Example.COM\n"
+    assert list_members(dst, lst) == ["alice@example.net", "bob@example.org",
+                                      "carol@example.com", "dave@example.net",
+                                      "erin@example.com"]
+    if store == "file":
+        assert read_members_file(dst, lst) == \
+            text + "dave@example.net\nErin@Example.COM\n"
 
     p = vsmlist(dst, "unsubscribe", "-u", lst, "BOB@example.org",
                 "erin@example.com", fmt="tab")
     assert p.returncode == 0, p.stderr.decode()
     assert results(p) == [("BOB@example.org", "removed"),
                           ("erin@example.com", "removed")]
-    assert read_members_file(dst, lst) == (
-        "# friends of the house\n"
-        "alice@example.net   # since 2019\n"
-        "\n"
-        "# former members below\n"
-        "carol@example.com\n"
-        "dave@example.net\n")
+    if store == "file":
+        assert read_members_file(dst, lst) == (
+            "# friends of the house\n"
+            "alice@example.net   # since 2019\n"
+            "\n"
+            "# former members below\n"
+            "carol@example.com\n"
+            "dave@example.net\n")
     assert members(dst, lst) == [("alice@example.net", "enabled", 0),
                                  ("carol@example.com", "enabled", 0),
                                  ("dave@example.net", "enabled", 0)]
 
 
 def test_subscribe_creates_the_member_file(dst):
+    """File only: the member file's creation and owner"""
     lst = new_list(dst, None)
     assert not os.path.exists(members_path(dst, lst))
     p = vsmlist(dst, "subscribe", "-u", lst, "first@example.net")
@@ -191,23 +222,23 @@ def test_subscribe_creates_the_member_file(dst):
     assert (st.st_uid, st.st_gid) == (dst.dovecot.uid, dst.dovecot.gid)
 
 
-def test_unsubscribe_not_a_member_exits_68(dst):
-    lst = new_list(dst, "alice@example.net\nbob@example.org\n")
+def test_unsubscribe_not_a_member_exits_68(dst, store):
+    lst = new_list(dst, "alice@example.net\nbob@example.org\n", store=store)
     p = vsmlist(dst, "unsubscribe", "-u", lst, "nobody@example.net",
                 "bob@example.org", fmt="tab")
     # the other address is still removed
     assert p.returncode == DOVEADM_EX_NOTFOUND, p.stderr.decode()
     assert results(p) == [("nobody@example.net", "not a member"),
                           ("bob@example.org", "removed")]
-    assert read_members_file(dst, lst) == "alice@example.net\n"
+    assert list_members(dst, lst) == ["alice@example.net"]
 
 
-def test_enable(dst):
-    lst = new_list(dst, "alice@example.net\nbob@example.org\n")
-    dst.dovecot.write_user_file(
-        lst, "vsmlist/members.state",
-        "vsmlist-state 1\ndisabled 5 1767225600 1767225600 bob@example.org\n"
-        "enabled 2 1767225600 0 alice@example.net\n")
+def test_enable(dst, store):
+    lst = new_list(dst, "alice@example.net\nbob@example.org\n", store=store)
+    set_member_state(dst, lst, "bob@example.org",
+                     MemberState("disabled", 5, 1767225600, 1767225600))
+    set_member_state(dst, lst, "alice@example.net",
+                     MemberState("enabled", 2, 1767225600, 0))
     assert members(dst, lst) == [("alice@example.net", "enabled", 2),
                                  ("bob@example.org", "disabled", 5)]
 
@@ -223,16 +254,17 @@ def test_enable(dst):
                           ("alice@example.net", "was not disabled")]
     assert members(dst, lst) == [("alice@example.net", "enabled", 2),
                                  ("bob@example.org", "enabled", 0)]
-    with open(members_path(dst, lst) + ".state") as f:
-        state = f.read()
     # bob has no state left: a clean slate
-    assert "bob@example.org" not in state
-    assert read_members_file(dst, lst) == "alice@example.net\nbob@example.org\n"
+    assert member_states(dst, lst) == {
+        "alice@example.net": MemberState("enabled", 2, 1767225600, 0),
+        "bob@example.org": MemberState()}
 
     p = vsmlist(dst, "enable", "-u", lst, "nobody@example.net", fmt="tab")
     assert p.returncode == DOVEADM_EX_NOTFOUND
     assert results(p) == [("nobody@example.net", "not a member")]
 
+
+# Refused before the store is opened: file only
 
 @pytest.mark.parametrize("bad", [
     "no-domain",
@@ -301,6 +333,7 @@ def test_invalid_settings_exit_78(dst):
 
 
 def test_missing_member_file(dst):
+    """File only: a list without its member file"""
     lst = new_list(dst, None)
     p = vsmlist(dst, "members", "-u", lst)
     assert p.returncode == EX_DATAERR, p.stderr.decode()
@@ -312,7 +345,8 @@ def test_missing_member_file(dst):
 
 
 def test_per_user_members_setting(dst):
-    """userdb fields apply: the store is the one sieve_vsmlist_members names"""
+    """userdb fields apply: the store is the one sieve_vsmlist_members names
+    (file only: another file)"""
     lst = new_list(dst, None, sieve_vsmlist_members="file:~/lists/team")
     dst.dovecot.write_user_file(lst, "lists/team", "tina@example.net\n")
     assert members(dst, lst) == [("tina@example.net", "enabled", 0)]
@@ -325,7 +359,7 @@ def test_per_user_members_setting(dst):
 
 def test_settings_file_applies(dst):
     """The list's settings file (~/vsmlist/settings) applies as for a
-    delivery"""
+    delivery (file only: a file: URI)"""
     lst = new_list(dst, None)
     dst.dovecot.write_user_file(lst, "vsmlist/settings",
                                 "sieve_vsmlist_members = file:~/lists/from-file\n")
@@ -336,7 +370,7 @@ def test_settings_file_applies(dst):
 def test_held_lock_exits_75(dst):
     """A change waits for the store's dotlock (10 s), then fails
     temporarily; the addresses after the failed one are not tried, and
-    reading never waits."""
+    reading never waits. (File only: a dict has no lock, doc/dict.md.)"""
     text = "alice@example.net\n"
     lst = new_list(dst, text)
     lock = members_path(dst, lst) + ".lock"
@@ -357,17 +391,22 @@ def test_held_lock_exits_75(dst):
     assert p.returncode == 0
 
 
-def test_concurrent_changes(dst):
-    """Changes in parallel processes serialise on the store's lock: none
-    is lost, and the file's own lines stay first and in order."""
+def test_concurrent_changes(dst, store):
+    """Changes in parallel processes: none is lost (the file store
+    serialises them on its lock, the dict makes each one statement), and a
+    member file's own lines stay first and in order."""
     text = "# list\nalice@example.net\n"
-    lst = new_list(dst, text)
+    lst = new_list(dst, text, store=store)
     batches = [[f"m{i}-{j}@example.net" for j in range(5)] for i in range(6)]
     with concurrent.futures.ThreadPoolExecutor(len(batches)) as pool:
         procs = list(pool.map(
             lambda b: vsmlist(dst, "subscribe", "-u", lst, *b), batches))
     for p in procs:
         assert p.returncode == 0, p.stderr.decode()
+    assert list_members(dst, lst) == sorted(
+        ["alice@example.net"] + [a for b in batches for a in b])
+    if store != "file":
+        return
     lines = read_members_file(dst, lst).splitlines()
     assert lines[:2] == ["# list", "alice@example.net"]
     assert sorted(lines[2:]) == sorted(a for b in batches for a in b)
@@ -376,17 +415,16 @@ def test_concurrent_changes(dst):
         assert [l for l in lines if l in b] == b
 
 
-def test_delivery_sees_doveadm_changes(dst):
+def test_delivery_sees_doveadm_changes(dst, store):
     """The Sieve plugin and doveadm share the store: a post reaches the
     member doveadm added, not the one it removed, and a disabled member
     again once doveadm enabled it."""
-    lst = "deliver@lists.example"
+    lst = f"deliver-{store}@lists.example"
     dst.add_list(lst, members=["alice@example.net", "bob@example.org",
                                "dora@example.org"],
-                 script=DISTRIBUTE)
-    dst.dovecot.write_user_file(
-        lst, "vsmlist/members.state",
-        "vsmlist-state 1\ndisabled 5 1767225600 1767225600 dora@example.org\n")
+                 script=DISTRIBUTE, store=store)
+    set_member_state(dst, lst, "dora@example.org",
+                     MemberState("disabled", 5, 1767225600, 1767225600))
     assert vsmlist(dst, "subscribe", "-u", lst, "carol@example.com").returncode == 0
     assert vsmlist(dst, "unsubscribe", "-u", lst, "bob@example.org").returncode == 0
     r = dst.dovecot.deliver(make_message(to=lst), "author@author.example", [lst])
@@ -405,9 +443,9 @@ def test_delivery_sees_doveadm_changes(dst):
                                               "dora@example.org"]
 
 
-def test_http_api(dst):
+def test_http_api(dst, store):
     """doveadm's HTTP API runs the same commands (camelCase names)"""
-    lst = new_list(dst, "alice@example.net\n")
+    lst = new_list(dst, "alice@example.net\n", store=store)
     status, answer = dst.dovecot.doveadm_api(
         [["vsmlistSubscribe", {"user": lst, "address": ["bob@example.org"]}, "t1"],
          ["vsmlistMembers", {"user": lst}, "t2"],
@@ -416,6 +454,7 @@ def test_http_api(dst):
     assert status == 200, answer
     assert answer[0] == ["doveadmResponse",
                          [{"address": "bob@example.org", "result": "added"}], "t1"]
+    answer[1][1].sort(key=lambda r: r["address"])
     assert answer[1] == ["doveadmResponse",
                          [{"address": "alice@example.net", "state": "enabled",
                            "bounce_points": 0, "last_bounce": ""},
@@ -424,7 +463,7 @@ def test_http_api(dst):
     assert answer[2] == ["error", {"type": "exitCode",
                                    "exitCode": DOVEADM_EX_NOTFOUND}, "t3"]
     assert answer[3] == ["error", {"type": "exitCode", "exitCode": EX_NOUSER}, "t4"]
-    assert read_members_file(dst, lst) == "alice@example.net\nbob@example.org\n"
+    assert list_members(dst, lst) == ["alice@example.net", "bob@example.org"]
     # a usage error fails the request, not the server
     status, answer = dst.dovecot.doveadm_api(
         [["vsmlistSubscribe", {"user": lst}, "t5"],

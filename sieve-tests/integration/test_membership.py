@@ -8,6 +8,14 @@ Every mail the list sends is checked for what makes it the list's own:
 the bounce address as envelope sender, one recipient, From the list,
 Auto-Submitted: auto-replied, X-Loop and List-Id, a new Message-ID,
 In-Reply-To the request, a quoted-printable UTF-8 text.
+
+A test whose outcome the member store decides (who is a member, what a
+confirmation adds or removes, a disabled member) runs against both store
+kinds, a member file and PostgreSQL rows through Dovecot's dict (the
+`store` fixture); its assertions read the store through pgstack, the same
+for both. The others are decided before the store is read or changed
+(tokens, the rate limit, refused requesters, the guard, the relay) or are
+about the member file's own format, and say so.
 """
 
 import base64
@@ -24,6 +32,7 @@ import time
 import pytest
 
 import vsmstack
+from pgstack import MemberState, list_members, member_states, set_member_state
 from vsmstack import header_values, make_message
 
 pytestmark = pytest.mark.plugin
@@ -54,12 +63,13 @@ metric vsmlist_membership {
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack(pg):
     """This module's stack (it exports the membership events), in place of
     the session's: conftest's `st` fixture empties its relay before each
-    test and prints its log when one fails."""
+    test and prints its log when one fails. Its dict "vsmlist" is on the
+    session's PostgreSQL."""
     st = vsmstack.Stack(plugin=True, mail_debug=False, dkim_domains=[],
-                        dovecot_extra_conf=EXPORTER)
+                        dovecot_extra_conf=EXPORTER, member_db=pg)
     st.start()
     yield st
     st.stop()
@@ -68,10 +78,11 @@ def stack():
 _counter = [0]
 
 
-def new_list(st, members_text="", script=LIST_SCRIPT, **fields):
+def new_list(st, members_text="", script=LIST_SCRIPT, store="file", **fields):
     _counter[0] += 1
     lst = f"club{_counter[0]}@{DOMAIN}"
-    st.add_list(lst, members_text=members_text, script=script, **fields)
+    st.add_list(lst, members_text=members_text, script=script, store=store,
+                **fields)
     return lst
 
 
@@ -81,6 +92,7 @@ def detail_address(lst, detail):
 
 
 def members_file(st, lst):
+    """The member file's text, for the tests of its format"""
     with open(os.path.join(st.dovecot.home(lst), "vsmlist", "members")) as f:
         return f.read()
 
@@ -187,8 +199,8 @@ def subscribe_and_confirm(st, lst, frm="Ann <ann@example.net>"):
 # ---------------------------------------------------------------------------
 # the opt-in flow
 
-def test_subscribe_with_confirmation(st):
-    lst = new_list(st, "# the club\nbob@example.net\n",
+def test_subscribe_with_confirmation(st, store):
+    lst = new_list(st, "# the club\nbob@example.net\n", store=store,
                    sieve_vsmlist_owner=f"owner@{DOMAIN}")
     local = lst.split("@")[0]
     req = request(st, lst, "subscribe")
@@ -205,7 +217,7 @@ def test_subscribe_with_confirmation(st):
     assert f"asked to add ann@example.net to the {local} list ({lst})" in text
     assert f"send a message to {confirm}" in text
     assert "nothing happens without your confirmation" in text
-    assert members_file(st, lst) == "# the club\nbob@example.net\n"
+    assert list_members(st, lst) == ["bob@example.net"]
     # the request is handled: not kept
     assert st.dovecot.messages(lst) == []
     ev = req.event
@@ -227,7 +239,8 @@ def test_subscribe_with_confirmation(st):
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
     assert conf.event["vsmlist_token"] == "ok"
     assert conf.event["vsmlist_owner_notified"] == 1
-    assert members_file(st, lst) == "# the club\nbob@example.net\nann@example.net\n"
+    assert list_members(st, lst) == ["ann@example.net", "bob@example.net"]
+    assert member_states(st, lst)["ann@example.net"] == MemberState()
     assert len(conf.sent) == 2
     welcome, notice = conf.sent
     check_list_mail(welcome, lst, "ann@example.net", conf)
@@ -250,18 +263,18 @@ def test_subscribe_with_confirmation(st):
     assert len(st.dovecot.messages(lst, "Archive")) == 1
 
 
-def test_subject_route(st):
+def test_subject_route(st, store):
     """Requests to an address without a detail: the first word of the
     Subject, reply prefixes skipped; a reply to the confirmation request
     sent to the list's own address confirms by its Subject."""
-    lst = new_list(st, "", script=SUBJECT_SCRIPT)
+    lst = new_list(st, "", script=SUBJECT_SCRIPT, store=store)
     req = request(st, lst, None, subject="AW: Re: Subscribe")
     assert req.event["vsmlist_result"] == "confirmation_sent", req.event
     assert req.event["vsmlist_request_source"] == "subject"
     subject = header_values(req.sent[0].data, "Subject")[0]
     conf = request(st, lst, None, frm="ann@example.net", subject="Re: " + subject)
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
-    assert members_file(st, lst) == "ann@example.net\n"
+    assert list_members(st, lst) == ["ann@example.net"]
 
     none = request(st, lst, None, subject="hello there")
     assert none.event["vsmlist_result"] == "no_request"
@@ -273,6 +286,9 @@ def test_subject_route(st):
 
 
 def test_unsubscribe_keeps_comments_and_order(st):
+    """File only: about the member file's comments, blank lines and order
+    (leaving by mail on both stores: test_welcome_and_goodbye_texts,
+    test_closed_subscription)"""
     before = ("# The club's members\n"
               "bob@example.net   # Bob, since 2019\n"
               "\n"
@@ -303,10 +319,10 @@ def test_unsubscribe_keeps_comments_and_order(st):
     assert header_values(again.sent[0].data, "Subject") == [f"Not a member of the {local} list"]
 
 
-def test_welcome_and_goodbye_texts(st):
+def test_welcome_and_goodbye_texts(st, store):
     """sieve_vsmlist_welcome/_goodbye from the list's settings file (their
     spaces are more than a passwd-file userdb field can carry)"""
-    lst = new_list(st, "")
+    lst = new_list(st, "", store=store)
     st.dovecot.write_user_file(lst, "vsmlist/settings",
         "sieve_vsmlist_welcome = Hello %{address}, welcome to %{list_name} "
         "(%{list}). Leave by writing to %{unsubscribe}.\n"
@@ -322,49 +338,49 @@ def test_welcome_and_goodbye_texts(st):
     conf = request(st, lst, f"confirm-{token_of(req.sent[0])}")
     assert conf.event["vsmlist_result"] == "unsubscribed"
     assert text_of(conf.sent[0]) == "Adieu, ann@example.net! Grüße."
+    assert list_members(st, lst) == []
 
 
-def test_already_member(st):
-    lst = new_list(st, "Ann@Example.net\n")
+def test_already_member(st, store):
+    lst = new_list(st, "Ann@Example.net\n", store=store)
     req = request(st, lst, "subscribe")
     assert req.event["vsmlist_result"] == "already_member"
     assert len(req.sent) == 1
     check_list_mail(req.sent[0], lst, "ann@example.net", req)
     assert not header_values(req.sent[0].data, "Reply-To")
     assert "is a member of the" in text_of(req.sent[0])
-    assert members_file(st, lst) == "Ann@Example.net\n"
+    assert list_members(st, lst) == ["ann@example.net"]
 
 
-def test_closed_subscription(st):
-    lst = new_list(st, "bob@example.net\n", sieve_vsmlist_subscription="closed")
+def test_closed_subscription(st, store):
+    lst = new_list(st, "bob@example.net\n", store=store,
+                   sieve_vsmlist_subscription="closed")
     req = request(st, lst, "subscribe")
     assert req.event["vsmlist_result"] == "closed"
     check_list_mail(req.sent[0], lst, "ann@example.net", req)
     assert "takes no new members by mail" in text_of(req.sent[0])
-    assert members_file(st, lst) == "bob@example.net\n"
+    assert list_members(st, lst) == ["bob@example.net"]
     # leaving still works
     req = request(st, lst, "unsubscribe", frm="bob@example.net")
     conf = request(st, lst, f"confirm-{token_of(req.sent[0])}", frm="bob@example.net")
     assert conf.event["vsmlist_result"] == "unsubscribed"
-    assert members_file(st, lst) == ""
+    assert list_members(st, lst) == []
 
 
-def test_disabled_member_is_enabled_again(st):
-    lst = new_list(st, "ann@example.net\n")
-    st.dovecot.write_user_file(lst, "vsmlist/members.state",
-                               "vsmlist-state 1\n"
-                               "disabled 5 1767225600 1767225600 ann@example.net\n")
+def test_disabled_member_is_enabled_again(st, store):
+    lst = new_list(st, "ann@example.net\n", store=store)
+    set_member_state(st, lst, "ann@example.net",
+                     MemberState("disabled", 5, 1767225600, 1767225600))
     conf = subscribe_and_confirm(st, lst)
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
     assert conf.event["vsmlist_reenabled"] == 1
     assert "(a disabled member: enabled again)" in conf.line
-    with open(os.path.join(st.dovecot.home(lst), "vsmlist", "members.state")) as f:
-        assert "disabled" not in f.read()
-    assert members_file(st, lst) == "ann@example.net\n"
+    assert member_states(st, lst) == {"ann@example.net": MemberState()}
 
 
 # ---------------------------------------------------------------------------
-# tokens
+# tokens: checked before the store is changed, and the same for either
+# store (a token is made for the list's and the member's keys); file only
 
 def list_secret(st, lst):
     with open(os.path.join(st.dovecot.home(lst), "vsmlist", "secret"), "rb") as f:
@@ -396,7 +412,7 @@ def test_expired_token(st):
     conf = request(st, lst, f"confirm-{expired}")
     assert conf.event["vsmlist_result"] == "expired_token", conf.event
     assert conf.event["vsmlist_token"] == "expired"
-    assert members_file(st, lst) == ""
+    assert list_members(st, lst) == []
     check_list_mail(conf.sent[0], lst, "ann@example.net", conf)
     assert f"send a message to {detail_address(lst, 'subscribe')}" in text_of(conf.sent[0])
     assert st.dovecot.messages(lst) == []
@@ -429,24 +445,26 @@ def test_forged_tokens(st, kind):
     conf = request(st, lst, f"confirm-{bad}", frm=frm)
     assert conf.event["vsmlist_result"] == "bad_token", conf.event
     assert conf.event["vsmlist_token"] == ("malformed" if kind == "garbage" else "forged")
-    assert members_file(st, lst) == ""
+    assert list_members(st, lst) == []
     check_list_mail(conf.sent[0], lst, frm, conf)
     assert "Confirmation for the" in header_values(conf.sent[0].data, "Subject")[0]
 
 
-def test_token_from_the_envelope_sender(st):
+def test_token_from_the_envelope_sender(st, store):
     """The From of the confirmation is another address (a forwarder, an
-    alias): the token is checked against the envelope sender too."""
-    lst = new_list(st, "")
+    alias): the token is checked against the envelope sender too, and the
+    sender is the one added."""
+    lst = new_list(st, "", store=store)
     req = request(st, lst, "subscribe")
     conf = request(st, lst, f"confirm-{token_of(req.sent[0])}",
                    frm="Ann <ann@alias.example>", mail_from="ann@example.net")
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
-    assert members_file(st, lst) == "ann@example.net\n"
+    assert list_members(st, lst) == ["ann@example.net"]
 
 
 # ---------------------------------------------------------------------------
-# the rate limit
+# the rate limit: its own file in the list's home, whatever the member
+# store; file only
 
 def test_rate_limit(st):
     lst = new_list(st, "", sieve_vsmlist_confirm_limit="2")
@@ -475,7 +493,9 @@ def test_rate_limit(st):
 
 
 # ---------------------------------------------------------------------------
-# hostile requests
+# hostile requests: an address that is one goes into the store (both
+# kinds: a dict keys it, escaped); the refused and ignored ones are
+# decided before the store is opened (file only)
 
 @pytest.mark.parametrize("frm,address", [
     ('"Doe, John" <"john doe"@example.net>', '"john doe"@example.net'),
@@ -483,8 +503,8 @@ def test_rate_limit(st):
     ("Bücher <ann@bücher.example>", "ann@xn--bcher-kva.example"),
     ("=?utf-8?q?Ann_=22B=22?= <Ann@Example.NET.>", "Ann@example.net"),
 ])
-def test_requester_addresses(st, frm, address):
-    lst = new_list(st, "# members\n")
+def test_requester_addresses(st, store, frm, address):
+    lst = new_list(st, "# members\n", store=store)
     req = request(st, lst, "subscribe", frm=frm, mail_from="bounce@example.net")
     assert req.event["vsmlist_result"] == "confirmation_sent", req.event
     assert req.event["vsmlist_address"] == address
@@ -492,7 +512,10 @@ def test_requester_addresses(st, frm, address):
     conf = Request(st, lst, detail_address(lst, f"confirm-{token_of(req.sent[0])}"),
                    make_message(from_addr=frm, to=lst), "bounce@example.net")
     assert conf.event["vsmlist_result"] == "subscribed", conf.event
-    assert members_file(st, lst) == f"# members\n{address}\n"
+    assert list_members(st, lst) == [address.lower()]
+    if store == "file":
+        # a member file keeps the spelling (a dict row holds the key)
+        assert members_file(st, lst) == f"# members\n{address}\n"
 
 
 @pytest.mark.parametrize("frm,reason", [
@@ -514,7 +537,7 @@ def test_refused_requesters(st, frm, reason):
     assert req.sent == []
     assert "subscribe request refused: " in req.line and req.line.endswith("(message kept)")
     assert len(st.dovecot.messages(lst)) == 1
-    assert members_file(st, lst) == ""
+    assert list_members(st, lst) == []
 
 
 @pytest.mark.parametrize("mail_from,extra,reason", [
@@ -548,7 +571,7 @@ def test_the_list_answering_itself_stops(st):
 
 
 # ---------------------------------------------------------------------------
-# failures
+# failures of the relay, before the store is changed; file only
 
 def test_relay_failures(st):
     lst = new_list(st, "")
@@ -568,10 +591,11 @@ def test_relay_failures(st):
 
 
 # ---------------------------------------------------------------------------
-# two confirmations at once
+# two confirmations at once: the file store's lock, the dict's one
+# statement per change
 
-def test_concurrent_confirmations(st):
-    lst = new_list(st, "# two at once\n")
+def test_concurrent_confirmations(st, store):
+    lst = new_list(st, "# two at once\n", store=store)
     tokens = {}
     for who in ("fay@example.net", "gus@example.net"):
         tokens[who] = token_of(request(st, lst, "subscribe", frm=who).sent[0])
@@ -592,6 +616,7 @@ def test_concurrent_confirmations(st):
                for w, r in results.items()), results
     evs = events(st, mark, n=2)
     assert sorted(e["vsmlist_result"] for e in evs) == ["subscribed", "subscribed"], evs
-    lines = members_file(st, lst).splitlines()
-    assert lines[0] == "# two at once"
-    assert sorted(lines[1:]) == ["fay@example.net", "gus@example.net"]
+    assert list_members(st, lst) == ["fay@example.net", "gus@example.net"]
+    if store == "file":
+        # the file's rewrite keeps what was there
+        assert members_file(st, lst).splitlines()[0] == "# two at once"
