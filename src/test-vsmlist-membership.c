@@ -824,7 +824,7 @@ static void test_membership_dict_store(void)
 		"shared/vsmlist/friends@lists.example/member/bob@example.net\n"
 		"paused\n");
 	test_assert(test_request_run(&req, &outcome) ==
-		    VSMLIST_MEMBERSHIP_ACTION_HANDLED);
+		    VSMLIST_ACTION_HANDLED);
 	test_assert(outcome.result == VSMLIST_MEMBERSHIP_NOT_MEMBER);
 
 	/* ann is disabled: she may confirm to be enabled again */
