@@ -48,7 +48,8 @@ def new_list(st, members, **fields):
 
 
 def events(st, mark, message_id, timeout=5.0):
-    """The vsmlist_distribute_finished events of a post since mark."""
+    """The vsmlist_distribute_finished events of a post since mark (of
+    every post when message_id is None)."""
     deadline = time.monotonic() + timeout
     while True:
         found = []
@@ -56,7 +57,7 @@ def events(st, mark, message_id, timeout=5.0):
             m = re.search(r'(\{"event":"vsmlist_distribute_finished".*\})\s*$', line)
             if m:
                 fields = json.loads(m.group(1)).get("fields", {})
-                if fields.get("message_id") == message_id:
+                if message_id is None or fields.get("message_id") == message_id:
                     found.append(fields)
         if found or time.monotonic() >= deadline:
             return found
@@ -73,7 +74,8 @@ def outcome_lines(st, mark):
 def deliver(st, lst, msg):
     mark = st.dovecot.log_mark()
     res = st.dovecot.deliver(msg, AUTHOR, [lst])
-    mid = header_values(msg, "Message-ID")[0]
+    mids = header_values(msg, "Message-ID")
+    mid = mids[0] if mids else None
     evs = events(st, mark, mid)
     assert len(evs) == 1, evs
     lines = outcome_lines(st, mark)
@@ -204,3 +206,69 @@ def test_bounce_address_is_never_a_way_in(ost):
         assert evs[0]["vsmlist_skipped"] == f"addressed to the bounce address <{rcpt}>"
     assert ost.relay.snapshot() == []
     assert len(ost.dovecot.messages(lst)) == 2
+
+
+# ---------------------------------------------------------------------------
+# the other outcomes: one event with vsmlist_outcome and one line each
+
+def test_malformed(ost):
+    ost.relay.clear()
+    lst = new_list(ost, ["a@example.net"])
+    msg = make_message(to=lst).replace(b"Subject:", b"Sub\0ject:", 1)
+    res, ev, line = deliver(ost, lst, msg)
+    assert res.code(lst) == 250
+    assert ev["vsmlist_outcome"] == "malformed"
+    assert "malformed post: a NUL byte in the header (message kept)" in line
+    assert ost.relay.snapshot() == []
+    assert len(ost.dovecot.messages(lst)) == 1
+
+
+def test_already_distributed(ost):
+    ost.relay.clear()
+    lst = new_list(ost, ["a@example.net"])
+    msg = make_message(to=lst)
+    res, ev, line = deliver(ost, lst, msg)
+    assert ev["vsmlist_outcome"] == "distributed"
+    # the MTA's retry after a lost LMTP reply: nothing sent again
+    res, ev, line = deliver(ost, lst, msg)
+    assert res.code(lst) == 250
+    assert ev["vsmlist_outcome"] == "already_distributed"
+    assert "already distributed" in line
+    assert len(ost.relay.snapshot()) == 1
+
+
+def test_same_content(ost):
+    """A post without Message-ID is known by a digest of its content only:
+    a second one with the same content is kept, not taken for a retry
+    and dropped."""
+    ost.relay.clear()
+    lst = new_list(ost, ["a@example.net"])
+    msg = re.sub(rb"(?im)^Message-ID:[^\n]*\n", b"", make_message(to=lst))
+    assert not header_values(msg, "Message-ID")
+    res, ev, line = deliver(ost, lst, msg)
+    assert ev["vsmlist_outcome"] == "distributed"
+    res, ev, line = deliver(ost, lst, msg)
+    assert res.code(lst) == 250
+    assert ev["vsmlist_outcome"] == "same_content"
+    assert len(ost.relay.snapshot()) == 1
+    assert len(ost.dovecot.messages(lst)) == 1
+
+
+@pytest.mark.parametrize("reply,outcome,lmtp", [
+    ("451 4.3.0 try again later", "deferred", 4),
+    ("550 5.7.1 list not allowed to send", "failed", 2),
+])
+def test_relay_refuses_the_sender(ost, reply, outcome, lmtp):
+    """The relay refuses the list's envelope sender: for now (deferred,
+    LMTP 4xx, the MTA retries) or for good (failed: the post is kept)."""
+    ost.relay.clear()
+    lst = new_list(ost, ["a@example.net"])
+    msg = make_message(to=lst)
+    ost.relay.mail_hook = lambda addr: reply
+    try:
+        res, ev, line = deliver(ost, lst, msg)
+    finally:
+        ost.relay.mail_hook = None
+    assert res.code(lst) // 100 == lmtp, res
+    assert ev["vsmlist_outcome"] == outcome
+    assert reply.split(" ", 1)[0] in line
