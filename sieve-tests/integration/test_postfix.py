@@ -17,6 +17,7 @@ Every check waits for Postfix's queue to be empty first: by then every
 copy has been delivered, so "exactly once" is not a race.
 """
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -203,7 +204,17 @@ def receiver_verdict(env: Env, t: vsmstack.Transaction) -> receiver_auth.Verdict
 # distribution through Postfix
 
 def test_post_reaches_each_member_once(env):
+    dc_mark = env.st.dovecot.log_mark()
+    pf_mark = env.postfix.log_mark()
     subject, _ = post(env, "nora@none.example")
+
+    # the distribute line names the queue id Postfix gave the list's copy:
+    # the link from Dovecot's log to Postfix's
+    m = re.search(r"distribute action: .*queued as ([0-9A-Za-z]+)",
+                  env.st.dovecot.log_since(dc_mark))
+    assert m, env.st.dovecot.log_since(dc_mark)
+    assert re.search(rf"postfix/\S+\[\d+\]: {m.group(1)}: from=<{re.escape(BOUNCE)}>",
+                     env.postfix.log_since(pf_mark)), m.group(1)
 
     for member in LOCAL_MEMBERS:
         copies = imap_fetch(env, member, subject)
