@@ -83,6 +83,9 @@ def test_reused_lmtp_process_memory_stays_flat(rst):
                 rss[post] = (lmtp_child(rst), rss_kb(lmtp_child(rst)))
         assert len(sink.recipients()) == POSTS * MEMBERS
     (pid_warm, warm), (pid_last, last) = rss[WARM_UP_POSTS], rss[POSTS]
+    # the figures (pytest -s shows them; doc/vsmlist.md, "Resource bounds")
+    print(f"\nreused LMTP process: VmRSS {warm} kB after post {WARM_UP_POSTS}, "
+          f"{last} kB after post {POSTS} ({last - warm:+d} kB)")
     assert pid_warm == pid_last, "the LMTP process was not reused"
     assert last - warm < MAX_GROWTH_KB, (
         f"LMTP process {pid_last}: VmRSS {warm} kB after post {WARM_UP_POSTS}, "
