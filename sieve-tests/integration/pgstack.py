@@ -89,7 +89,9 @@ class Postgres:
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
 
     def _as_pg(self, args: Sequence[str], **kw) -> subprocess.CompletedProcess:
-        return subprocess.run(args, user=self.uid, group=self.gid,
+        # cwd "/": the caller's directory (a clone in /root) may be closed
+        # to the postgres user
+        return subprocess.run(args, user=self.uid, group=self.gid, cwd="/",
                               capture_output=True, **kw)
 
     def start(self) -> "Postgres":
@@ -131,7 +133,7 @@ class Postgres:
              "-k", self.sockdir, "-h", "127.0.0.1", "-p", str(self.port),
              "-c", "fsync=off", "-c", "synchronous_commit=off",
              "-c", "full_page_writes=off"],
-            user=self.uid, group=self.gid, stdin=subprocess.DEVNULL,
+            user=self.uid, group=self.gid, cwd="/", stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + 30

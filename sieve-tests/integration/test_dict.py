@@ -128,8 +128,12 @@ def test_store_operations_through_the_dict_server(dst, db):
     env = dict(os.environ,
                VSMLIST_TEST_DICT_URI=f"proxy:{dst.dovecot.base_dir}/dict:vsmlist",
                VSMLIST_TEST_DICT_LIST=lst)
-    p = subprocess.run([UNIT_TEST], env=env, capture_output=True, timeout=120,
-                       user=dst.dovecot.uid, group=dst.dovecot.gid)
+    # a copy in the stack's directory: the mail user may not enter the
+    # clone's (a clone in /root, as root does on a fresh machine)
+    unit_test = os.path.join(dst.workdir, os.path.basename(UNIT_TEST))
+    shutil.copy2(UNIT_TEST, unit_test)
+    p = subprocess.run([unit_test], env=env, capture_output=True, timeout=120,
+                       user=dst.dovecot.uid, group=dst.dovecot.gid, cwd="/")
     out = p.stdout.decode() + p.stderr.decode()
     assert p.returncode == 0, out
     assert re.search(r"^0 / \d+ tests failed", out, re.M), out
@@ -263,7 +267,7 @@ def test_slow_database_bounded(dst, db):
         [os.path.join(db.bindir, "psql"), "-X", "-q", "-A", "-t", "-h", db.sockdir,
          "-p", str(db.port), "-U", "dovecot", "-d", "mail"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        user=db.uid, group=db.gid)
+        user=db.uid, group=db.gid, cwd="/")
     try:
         locker.stdin.write(b"BEGIN;\nLOCK TABLE vsmlist_member IN ACCESS EXCLUSIVE MODE;\n"
                            b"SELECT 'locked';\n")
