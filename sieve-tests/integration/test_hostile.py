@@ -126,6 +126,10 @@ def corpus():
          post(big(1000, b"DKIM-Signature: v=1; a=rsa-sha256; d=author.example; s=s;\r\n"
                         b" h=from:list-id:sender; bh=x; b=y\r\n")), None),
         ("900k-header-line", post(b"X-Long: " + b"a" * 900000 + b"\r\n"), None),
+        # one line over the header's 1 MiB bound, and a folded one
+        ("1100k-header-line", post(b"X-Long: " + b"a" * 1100000 + b"\r\n"), "kept"),
+        ("1100k-folded-subject",
+         post(b"Subject: x" + b"\r\n y" * 370000 + b"\r\n"), "kept"),
         ("2m-header", post(big(2100, b"X-Fill: " + b"b" * 990 + b"\r\n")), "kept"),
         ("multipart-no-boundary",
          post(b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n",
