@@ -130,6 +130,8 @@ static void test_settings_errors(void)
 		"sieve_vsmlist_dmarc_force", "gmail.com a..b", NULL };
 	static const char *const bad_list_header[] = {
 		"sieve_vsmlist_list_headers", "List-Id Subject", NULL };
+	static const char *const sender_list_header[] = {
+		"sieve_vsmlist_list_headers", "List-Id, Sender", NULL };
 	static const char *const none[] = { NULL };
 	const struct vsmlist_settings *set;
 	const char *error;
@@ -147,6 +149,10 @@ static void test_settings_errors(void)
 	test_assert(test_load("a@b.example", NULL, bad_list_header,
 			      &set, &error) < 0);
 	test_assert(strstr(error, "'Subject'") != NULL);
+	/* Accepted once and then ignored: an error now */
+	test_assert(test_load("a@b.example", NULL, sender_list_header,
+			      &set, &error) < 0);
+	test_assert(strstr(error, "'Sender' is not a List-* header") != NULL);
 	test_assert(test_load("a@b.example", NULL, bad_mode, &set, &error) < 0);
 	test_assert(strstr(error, "sieve_vsmlist_dmarc: unknown value "
 			   "'sometimes' (use auto, wrap, munge, none)") != NULL);

@@ -432,8 +432,9 @@ vsmlist_settings_load_list_headers(pool_t pool,
 	else {
 		names = t_strsplit_spaces(value, " \t,");
 		for (i = 0; names[i] != NULL; i++) {
-			if (strncasecmp(names[i], "List-", 5) != 0 &&
-			    strcasecmp(names[i], "Sender") != 0) {
+			/* Sender: is not one of them: it is added to
+			   every untouched copy, whatever this says */
+			if (strncasecmp(names[i], "List-", 5) != 0) {
 				*error_r = t_strdup_printf(
 					"sieve_vsmlist_list_headers: '%s' is "
 					"not a List-* header", names[i]);
