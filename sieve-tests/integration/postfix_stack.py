@@ -169,7 +169,9 @@ class Postfix:
     (an address extension finds its base address through
     recipient_delimiter); transports: domain -> next hop (transport_maps),
     e.g. {"remote.example": "smtp:[127.0.0.1]:2525"}; milter: Postfix's
-    milter address for the list relay (smtpd_milters there only)."""
+    milter address for the list relay (smtpd_milters there only);
+    aliases: address -> address it forwards to (virtual_alias_maps, their
+    domains virtual_alias_domains)."""
 
     def __init__(self, workdir: str, lmtp_port: int,
                  virtual_domains: Sequence[str],
@@ -179,8 +181,10 @@ class Postfix:
                  hostname: str = "mx.lists.example",
                  mynetworks: str = "127.0.0.0/8",
                  smtp_port: Optional[int] = None,
-                 relay_port: Optional[int] = None):
+                 relay_port: Optional[int] = None,
+                 aliases: Optional[Dict[str, str]] = None):
         self.lmtp_port = lmtp_port
+        self.aliases = dict(aliases or {})
         self.virtual_domains = list(virtual_domains)
         self.mailboxes = list(mailboxes)
         self.transports = dict(transports or {})
@@ -226,7 +230,11 @@ virtual_transport = lmtp:inet:127.0.0.1:{self.lmtp_port}
 recipient_delimiter = +
 
 transport_maps = hash:{self.conf_dir}/transport
-"""
+""" + (f"""
+# forwarding addresses (a member whose mail goes on elsewhere)
+virtual_alias_domains = {' '.join(sorted({a.rsplit('@', 1)[1] for a in self.aliases}))}
+virtual_alias_maps = hash:{self.conf_dir}/virtual_aliases
+""" if self.aliases else "")
 
     def master_cf(self) -> str:
         milter = (f"\n  -o smtpd_milters={self.milter}"
@@ -311,6 +319,8 @@ postlog   unix-dgram n - n - 1 postlogd
             os.utime(path, (past, past))
         self._write_map("virtual_mailboxes", {m: "OK" for m in self.mailboxes})
         self._write_map("transport", self.transports)
+        if self.aliases:
+            self._write_map("virtual_aliases", self.aliases)
         open(self.log_path, "a").close()
         self.proc = subprocess.Popen([POSTFIX_MASTER, "-c", self.conf_dir, "-s"],
                                      stdin=subprocess.DEVNULL,

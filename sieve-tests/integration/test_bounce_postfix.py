@@ -40,6 +40,12 @@ LIST_DOMAIN = "lists.example"
 ANN = "ann@members.example"
 CAROL = "carol@remote.example"
 DAVE = "dave@remote.example"
+# a member whose address forwards (Postfix's virtual alias) to one that
+# fails: the report's Final-Recipient is the new address, and only the
+# Original-Recipient (from the list's ORCPT) names the member
+FRANK = "frank@forward.example"
+FRANK_NEW = "frank-new@remote.example"
+FORWARD_LIST = "fwd@lists.example"
 
 LIST_SCRIPT = """require ["vnd.vsmlist", "envelope", "subaddress", "fileinto", "mailbox"];
 
@@ -84,13 +90,15 @@ def bst(pg):
     try:
         # the sink for remote.example refuses carol (after Postfix took
         # the copy: Postfix writes the report)
-        st.relay.rcpt_hook = lambda addr: ("550 5.1.1 <carol@remote.example>: no such user"
-                                           if addr.lower().startswith("carol@") else None)
+        st.relay.rcpt_hook = lambda addr: (f"550 5.1.1 <{addr}>: no such user"
+                                           if addr.lower().startswith(("carol@", "frank-new@"))
+                                           else None)
         lists = [lst for lst, _, _ in LISTS]
         postfix = Postfix(st.workdir, st.dovecot.lmtp_port,
                           virtual_domains=[LIST_DOMAIN, "members.example"],
-                          mailboxes=lists + [ANN],
+                          mailboxes=lists + [FORWARD_LIST, ANN],
                           transports={"remote.example": f"smtp:[127.0.0.1]:{st.relay.port}"},
+                          aliases={FRANK: FRANK_NEW},
                           **ports).start()
         st.dovecot.add_user(ANN)
         for lst, extra, store in LISTS:
@@ -99,6 +107,9 @@ def bst(pg):
                         sieve_vsmlist_owner="owner@remote.example",
                         sieve_vsmlist_submission_host=f"127.0.0.1:{postfix.relay_port}",
                         **extra)
+        st.add_list(FORWARD_LIST, members=[ANN, FRANK], script=LIST_SCRIPT,
+                    sieve_vsmlist_owner="owner@remote.example",
+                    sieve_vsmlist_submission_host=f"127.0.0.1:{postfix.relay_port}")
     except BaseException:
         if postfix is not None:
             postfix.stop()
@@ -223,3 +234,22 @@ def test_mail_to_the_bounce_address_is_not_a_post(bst):
     assert ev["vsmlist_result"] == "forwarded"
     rcpts = [r.lower() for r in bst.relay.recipients()]
     assert rcpts == ["owner@remote.example"], rcpts
+
+
+def test_forwarded_member_is_named_by_the_original_recipient(bst):
+    """Postfix forwards frank@forward.example to frank-new@remote.example,
+    which fails: its report's Final-Recipient is the new address, no
+    member; the Original-Recipient, which Postfix took from the list's
+    ORCPT, names frank, and he gets the point."""
+    mark = bst.dovecot.log_mark()
+    post(bst, FORWARD_LIST)
+    evs = events(bst, mark, "vsmlist_bounce_finished")
+    assert len(evs) == 1, bst.postfix.log()[-3000:]
+    ev = evs[0]
+    assert ev["vsmlist_report"] == "yes"
+    assert ev["vsmlist_members"].lower() == FRANK
+    assert int(ev["vsmlist_points"]) == 1
+    # what Postfix wrote: the new address as Final-Recipient
+    assert re.search(rf"to=<{re.escape(FRANK_NEW)}>, orig_to=<{re.escape(FRANK)}>.*"
+                     r"status=bounced", bst.postfix.log(), re.I), bst.postfix.log()[-3000:]
+    assert doveadm_members(bst, FORWARD_LIST)[FRANK] == ("enabled", 1)
