@@ -17,6 +17,7 @@ Every check waits for Postfix's queue to be empty first: by then every
 copy has been delivered, so "exactly once" is not a race.
 """
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ ANN = "ann@members.example"
 BOB = "bob@members.example"
 CAROL = "carol@remote.example"
 LOCAL_MEMBERS = [ANN, BOB]
+CLUB = f"club@{LIST_DOMAIN}"
+NEWBIE = "newbie@members.example"
 DKIM_SELECTOR = "vsmlist"
 
 # the authors' domains and the list domain, as a real zone would have them
@@ -49,9 +52,9 @@ ZONE = {
 AUTHOR_DOMAINS = ["reject.example", "none.example"]
 
 # The list's script as the README gives it, with each request to a detail
-# address filed into a folder named after the detail instead: stand-ins
-# for the "bounce" and "membership" actions, which replace the two
-# fileinto lines when they come.
+# address filed into a folder named after the detail instead: it shows
+# which detail reaches the list as what. CLUB runs the README's script
+# itself (membership through Postfix; bounces: test_bounce_postfix.py).
 LIST_SCRIPT = """\
 require ["vnd.vsmlist", "envelope", "subaddress", "fileinto", "mailbox", "variables"];
 
@@ -103,12 +106,14 @@ def pstack():
         opendkim.start()
         postfix = Postfix(st.workdir, st.dovecot.lmtp_port,
                           virtual_domains=[LIST_DOMAIN, "members.example"],
-                          mailboxes=[LIST] + LOCAL_MEMBERS,
+                          mailboxes=[LIST, CLUB, NEWBIE] + LOCAL_MEMBERS,
                           transports={"remote.example": f"smtp:[127.0.0.1]:{st.relay.port}"},
                           milter=opendkim.milter, **ports).start()
-        for member in LOCAL_MEMBERS:
+        for member in LOCAL_MEMBERS + [NEWBIE]:
             st.dovecot.add_user(member)
         st.add_list(LIST, members=LOCAL_MEMBERS + [CAROL], script=LIST_SCRIPT,
+                    sieve_vsmlist_submission_host=f"127.0.0.1:{postfix.relay_port}")
+        st.add_list(CLUB, members=[ANN], script=vsmstack.readme_list_script(),
                     sieve_vsmlist_submission_host=f"127.0.0.1:{postfix.relay_port}")
     except BaseException:
         _stop(st, postfix, opendkim)
@@ -346,3 +351,49 @@ def test_untouched_post_keeps_the_authors_dmarc_pass(env):
     assert v.dkim_aligned == ["none.example"]
     assert v.record["p"] == "none"
     assert v.dmarc == "pass"
+
+
+# ---------------------------------------------------------------------------
+# joining through Postfix, with the README's script
+
+def test_subscription_round_trip_through_postfix(env):
+    """A newcomer writes to club+subscribe@; the confirmation goes out
+    through the list relay (signed by OpenDKIM), Postfix delivers it; the
+    reply to its Reply-To comes back through Postfix to the list; the
+    welcome follows, and the newcomer gets the next post."""
+    request = make_message(from_addr=f"Newbie <{NEWBIE}>", to=f"club+subscribe@{LIST_DOMAIN}",
+                           subject="subscribe")
+    send(env, request, NEWBIE, f"club+subscribe@{LIST_DOMAIN}")
+    confirm = [m for m in imap_fetch_all(env, NEWBIE)
+               if header_values(m, "Reply-To") and
+               "+confirm-" in header_values(m, "Reply-To")[0]]
+    assert len(confirm) == 1, "no confirmation request"
+    assert header_values(confirm[0], "Return-Path") == [f"<club+bounces@{LIST_DOMAIN}>"]
+    assert dkim_domains(confirm[0])[0] == LIST_DOMAIN
+    reply_to = re.search(r"[^<\s]+\+confirm-[^>\s]+", header_values(confirm[0], "Reply-To")[0]).group(0)
+
+    reply = make_message(from_addr=f"Newbie <{NEWBIE}>", to=reply_to,
+                         subject="Re: " + header_values(confirm[0], "Subject")[0])
+    send(env, reply, NEWBIE, reply_to)
+    members = open(os.path.join(env.st.dovecot.home(CLUB), "vsmlist", "members")).read()
+    assert NEWBIE in members.lower().split()
+    assert any("welcome" in (header_values(m, "Subject") or [""])[0].lower()
+               for m in imap_fetch_all(env, NEWBIE)), "no welcome"
+
+    subject, _ = post(env, ANN, rcpt=CLUB, sign=False)
+    assert len(imap_fetch(env, NEWBIE, subject)) == 1
+
+
+def imap_fetch_all(env: Env, user: str, folder: str = "INBOX"):
+    c = env.st.dovecot.imap(user)
+    try:
+        typ, data = c.select(f'"{folder}"', readonly=True)
+        assert typ == "OK", data
+        typ, data = c.search(None, "ALL")
+        out = []
+        for num in data[0].split():
+            typ, parts = c.fetch(num, "(BODY.PEEK[])")
+            out.append(parts[0][1])
+        return out
+    finally:
+        c.logout()

@@ -47,6 +47,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -179,6 +180,19 @@ def ensure_mail_user(name: str = MAIL_USER) -> Tuple[int, int]:
                         "--shell", "/usr/sbin/nologin", name], check=True)
         pw = pwd.getpwnam(name)
     return pw.pw_uid, pw.pw_gid
+
+
+def readme_list_script() -> str:
+    """The list's script as the README's "Configure a list" gives it:
+    tests take it from there, so that the two cannot drift apart."""
+    with open(os.path.join(REPO_DIR, "README")) as f:
+        readme = f.read()
+    m = re.search(r"/etc/dovecot/sieve/list\.sieve:\n\n((?: {7}.*\n|\n)+?)\n {3}\S",
+                  readme)
+    assert m, "README: no list script after 'list.sieve:'"
+    script = textwrap.dedent(m.group(1))
+    assert "distribute;" in script and "membership;" in script
+    return script
 
 
 def make_message_id(domain: str = "test.example") -> str:

@@ -24,13 +24,11 @@ VSMLIST_KEEP_TMP=1 keeps the root (its Dovecot log: var/log/dovecot.log).
 
 import os
 import pathlib
-import re
 import shutil
 import smtplib
 import subprocess
 import sys
 import tempfile
-import textwrap
 
 import pytest
 
@@ -150,18 +148,6 @@ def test_vsmlist_dmarc_runs_from_the_package(root):
     assert out.startswith("example.com policy=temperror "), out
 
 
-def readme_list_script() -> str:
-    """The list's script as the README's "Configure a list" gives it (the
-    test takes it from there, so that the two cannot drift apart)."""
-    readme = (REPO / "README").read_text()
-    m = re.search(r"/etc/dovecot/sieve/list\.sieve:\n\n((?: {7}.*\n|\n)+?)\n {3}\S",
-                  readme)
-    assert m, "README: no list script after 'list.sieve:'"
-    script = textwrap.dedent(m.group(1))
-    assert "distribute;" in script and "membership;" in script
-    return script
-
-
 def enable_as_readme_says(root: Root, relay_port: int, lmtp_port: int) -> None:
     """The README's "Install" steps for the package, then a list (the
     README's script, its relay as the per-list setting) and a test
@@ -180,7 +166,7 @@ def enable_as_readme_says(root: Root, relay_port: int, lmtp_port: int) -> None:
         "userdb_sieve_before=/etc/dovecot/sieve/list.sieve "
         f"userdb_sieve_vsmlist_submission_host=127.0.0.1:{relay_port}\n")
     root.file("/etc/dovecot/sieve").mkdir()
-    root.file("/etc/dovecot/sieve/list.sieve").write_text(readme_list_script())
+    root.file("/etc/dovecot/sieve/list.sieve").write_text(vsmstack.readme_list_script())
     # compiled with the installed plugin, as the README says
     root.run("sievec", "/etc/dovecot/sieve/list.sieve")
     members = root.file("/var/vmail/friends/vsmlist/members")
