@@ -139,10 +139,15 @@ static int distribute_store_members(struct distribute *dist,
 	unsigned int i, count;
 	int ret;
 
-	vsmlist_settings_store(dist->set, dist->params->delivery.event, &store_set);
+	vsmlist_settings_store(dist->set, dist->params->delivery.event,
+			       &store_set);
 	if (vsmlist_store_open(dist->set->members, &store_set, &store,
-			       error_r) < 0)
+			       error_r) < 0) {
+		/* The URI itself is wrong: name the setting */
+		*error_r = t_strdup_printf("sieve_vsmlist_members: %s",
+					   *error_r);
 		return -1;
+	}
 	ret = vsmlist_store_read(store, dist->pool, &set, error_r);
 	vsmlist_store_close(&store);
 	if (ret < 0)
