@@ -345,12 +345,12 @@ def test_database_down_defers_requests_reports_and_doveadm(dst, db):
 
 @pytest.mark.parametrize("uri,why", [
     ("dict:redis:host=127.0.0.1:port=9",
-     r"sieve_vsmlist_members: the dict driver redis cannot iterate, and a member "
+     r"sieve_vsmlist_members: member store '[^']*': the dict driver redis cannot iterate, and a member "
      r"store is read by iterating"),
     ("dict:proxy::noiter",
      r"the dict cannot iterate \(behind a proxy: the dict server's driver for it cannot\)"),
     ("dict:pgsql:/etc/dovecot/dict-vsmlist.conf.ext",
-     r"sieve_vsmlist_members: the pgsql driver is in Dovecot's dict server only: use dict:proxy::<name>"),
+     r"sieve_vsmlist_members: member store '[^']*': the pgsql driver is in Dovecot's dict server only: use dict:proxy::<name>"),
 ])
 def test_dict_that_cannot_be_a_store(dst, db, uri, why):
     lst = new_list(dst, [], sieve_vsmlist_members=uri)
