@@ -19,7 +19,10 @@ are file only, and say so.
 import concurrent.futures
 import json
 import os
+import random
 import re
+import subprocess
+import time
 
 import pytest
 
@@ -413,6 +416,46 @@ def test_concurrent_changes(dst, store):
     # each process's own addresses in its order
     for b in batches:
         assert [l for l in lines if l in b] == b
+
+
+def test_killed_while_writing_leaves_a_whole_file(dst):
+    """doveadm processes killed (SIGKILL) at random moments while they
+    rewrite a large member file: after each, the file is the old one or a
+    newer one, never torn (every line whole, the file's own lines first
+    and in order, each added address at most once), and a change goes
+    through again once a dead writer's lock is stale. File
+    store only: the dict makes each change one SQL statement."""
+    original = [f"o{i:05d}@example.net" for i in range(20000)]
+    lst = new_list(dst, "# list\n" + "".join(a + "\n" for a in original))
+    added = [f"k{i:03d}@example.net" for i in range(120)]
+    rnd = random.Random(20261130)
+    for n in range(12):
+        batch = added[n * 10:(n + 1) * 10]
+        argv, env = dst.dovecot._tool_command(
+            [vsmstack.DOVEADM, "-c", dst.dovecot.conf_path,
+             "vsmlist", "subscribe", "-u", lst, *batch])
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.01, 0.3))
+        proc.kill()
+        proc.wait()
+        text = read_members_file(dst, lst)
+        assert text.endswith("\n")
+        lines = text.split("\n")[:-1]
+        assert lines[:len(original) + 1] == ["# list"] + original
+        rest = lines[len(original) + 1:]
+        assert len(rest) == len(set(rest)) and set(rest) <= set(added[:(n + 1) * 10]), rest
+    # A killed writer's lock holds no pid (with Dovecot's dotlock the lock
+    # file is the new content): it is overridden once stale (30 s); until
+    # then a change is a temporary failure (exit 75), then it goes through
+    deadline = time.monotonic() + 60
+    while True:
+        p = vsmlist(dst, "subscribe", "-u", lst, "last@example.net")
+        if p.returncode == 0 or time.monotonic() > deadline:
+            break
+        assert p.returncode == 75, p.stderr.decode()
+    assert p.returncode == 0, p.stderr.decode()
+    assert read_members_file(dst, lst).endswith("last@example.net\n")
 
 
 def test_delivery_sees_doveadm_changes(dst, store):
