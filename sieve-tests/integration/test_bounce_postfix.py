@@ -122,16 +122,7 @@ def bst(pg):
 
 
 def events(st, mark, name, n=1, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = []
-        for line in st.dovecot.log_since(mark).splitlines():
-            m = re.search(r'(\{"event":"' + name + r'".*\})\s*$', line)
-            if m:
-                found.append(json.loads(m.group(1)).get("fields", {}))
-        if len(found) >= n or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.1)
+    return st.dovecot.exported_events(mark, name, n=n, timeout=timeout)
 
 
 def post(st, lst):

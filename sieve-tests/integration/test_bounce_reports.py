@@ -9,7 +9,6 @@ rows through Dovecot's dict): bounce scoring reads and changes the store.
 """
 
 import glob
-import json
 import os
 import re
 import time
@@ -58,16 +57,7 @@ def deliver(st, data, rcpt=BOUNCE, sender="<>"):
     res = st.dovecot.deliver(data, sender, [rcpt])
     code = res.code(rcpt)
     assert code == 250 or 400 <= code < 500, res
-    deadline = time.monotonic() + 10
-    while True:
-        found = []
-        for line in st.dovecot.log_since(mark).splitlines():
-            m = re.search(r'(\{"event":"vsmlist_bounce_finished".*\})\s*$', line)
-            if m:
-                found.append(json.loads(m.group(1))["fields"])
-        if found or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    found = st.dovecot.exported_events(mark, "vsmlist_bounce_finished", timeout=10)
     log = st.dovecot.log_since(mark)
     assert not re.search(r"\b(Panic|Fatal):", log), log[-3000:]
     assert len(found) == 1, log[-3000:]

@@ -18,7 +18,6 @@ sieve_vsmlist_submission_host.
 """
 
 import collections
-import json
 import os
 import re
 import shutil
@@ -56,21 +55,10 @@ def inbox_ids(st, user, folder="INBOX"):
 def exported_event(st, mark, message_id, timeout=5.0, index=-1):
     """Fields of the vsmlist_distribute_finished event(s) of a post (the
     last one by default: a retry logs one more)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = []
-        for line in st.dovecot.log_since(mark).splitlines():
-            m = re.search(r'(\{"event":"vsmlist_distribute_finished".*\})\s*$', line)
-            if m:
-                fields = json.loads(m.group(1)).get("fields", {})
-                if fields.get("message_id") == message_id:
-                    found.append(fields)
-        if found:
-            return found[index]
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no event for {message_id}:\n"
-                                 + st.dovecot.log_since(mark)[-3000:])
-        time.sleep(0.05)
+    found = st.dovecot.exported_events(mark, "vsmlist_distribute_finished",
+                                       timeout=timeout, message_id=message_id)
+    assert found, f"no event for {message_id}:\n" + st.dovecot.log_since(mark)[-3000:]
+    return found[index]
 
 
 def progress_files(st, user):

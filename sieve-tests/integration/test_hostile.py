@@ -26,7 +26,6 @@ import re
 import pytest
 
 import vsmstack
-from vsmstack import header_values
 
 pytestmark = pytest.mark.plugin
 

@@ -21,7 +21,6 @@ about the member file's own format, and say so.
 import base64
 import hashlib
 import hmac
-import json
 import os
 import quopri
 import re
@@ -99,16 +98,8 @@ def members_file(st, lst):
 
 def events(st, mark, n=1, timeout=5.0):
     """The vsmlist_membership_finished events since mark (waits for n)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = []
-        for line in st.dovecot.log_since(mark).splitlines():
-            m = re.search(r'(\{"event":"vsmlist_membership_finished".*\})\s*$', line)
-            if m:
-                found.append(json.loads(m.group(1)).get("fields", {}))
-        if len(found) >= n or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.05)
+    return st.dovecot.exported_events(mark, "vsmlist_membership_finished",
+                                      n=n, timeout=timeout)
 
 
 def outcome_lines(st, mark):

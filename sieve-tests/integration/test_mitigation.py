@@ -56,7 +56,6 @@ import email
 import email.policy
 import email.utils
 import hashlib
-import json
 import quopri
 import re
 import time
@@ -193,20 +192,13 @@ def sign(st, msg: bytes, domain: str, **kw) -> bytes:
 def exported_event(st, mark: int, message_id: str, timeout: float = 5.0) -> dict:
     """Fields of the vsmlist_distribute_finished event of the post whose
     Message-ID is given (Dovecot's exporter logs it as JSON)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for line in st.dovecot.log_since(mark).splitlines():
-            m = re.search(r'(\{"event":"vsmlist_distribute_finished".*\})\s*$', line)
-            if not m:
-                continue
-            fields = json.loads(m.group(1)).get("fields", {})
-            if fields.get("message_id") == message_id:
-                return fields
-        if time.monotonic() >= deadline:
-            log = "".join(l for l in st.dovecot.log_since(mark).splitlines(True)
-                          if ": Debug: " not in l)
-            raise AssertionError(f"no exported event for {message_id}:\n{log}")
-        time.sleep(0.05)
+    found = st.dovecot.exported_events(mark, "vsmlist_distribute_finished",
+                                       timeout=timeout, message_id=message_id)
+    if not found:
+        log = "".join(l for l in st.dovecot.log_since(mark).splitlines(True)
+                      if ": Debug: " not in l)
+        raise AssertionError(f"no exported event for {message_id}:\n{log}")
+    return found[0]
 
 
 @dataclass

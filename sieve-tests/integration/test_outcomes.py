@@ -11,7 +11,6 @@ relay's queue id (the stack's relay answers DATA the way Postfix does,
 
 import fcntl
 import hashlib
-import json
 import os
 import re
 import time
@@ -50,18 +49,8 @@ def new_list(st, members, **fields):
 def events(st, mark, message_id, timeout=5.0):
     """The vsmlist_distribute_finished events of a post since mark (of
     every post when message_id is None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = []
-        for line in st.dovecot.log_since(mark).splitlines():
-            m = re.search(r'(\{"event":"vsmlist_distribute_finished".*\})\s*$', line)
-            if m:
-                fields = json.loads(m.group(1)).get("fields", {})
-                if message_id is None or fields.get("message_id") == message_id:
-                    found.append(fields)
-        if found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.05)
+    return st.dovecot.exported_events(mark, "vsmlist_distribute_finished",
+                                      timeout=timeout, message_id=message_id)
 
 
 def outcome_lines(st, mark):

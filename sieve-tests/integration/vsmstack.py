@@ -1436,6 +1436,28 @@ plugin {{
             f.seek(mark)
             return f.read().decode(errors="replace")
 
+    def exported_events(self, mark: int, name: str, n: int = 1,
+                        timeout: float = 5.0,
+                        message_id: Optional[str] = None) -> List[dict]:
+        """The fields of the events called name that the exporter of
+        EVENT_EXPORTER_CONF logged since mark (only those of the post with
+        this Message-ID, if given), in order; waits until there are n or
+        timeout seconds have passed."""
+        pattern = re.compile(r'(\{"event":"' + re.escape(name) + r'".*\})\s*$')
+        deadline = time.monotonic() + timeout
+        while True:
+            found = []
+            for line in self.log_since(mark).splitlines():
+                m = pattern.search(line)
+                if not m:
+                    continue
+                fields = json.loads(m.group(1)).get("fields", {})
+                if message_id is None or fields.get("message_id") == message_id:
+                    found.append(fields)
+            if len(found) >= n or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
     def wait_log(self, mark: int, pattern: str, timeout: float = 5.0,
                  flags: int = re.I) -> List[str]:
         """Log lines after mark matching the regex; waits for at least one
