@@ -106,6 +106,15 @@ def deliver_in_background(dovecot, msg, lst):
     return worker, result
 
 
+def connect_dict_server(st, lst):
+    """A post that gets through, then an empty relay: the dict server's
+    connection to the database is up again. After an earlier test restarted
+    the database, the first query on the old connection fails fast (LMTP
+    4xx), which a test that means to time a later outage must not see."""
+    deliver_until_accepted(st.dovecot, make_message(to=lst), lst)
+    st.relay.clear()
+
+
 def deliver_until_accepted(dovecot, msg, lst, attempts=20):
     """The MTA's retries: deliver until LMTP answers 250 (a database
     client reconnects with a back-off of its own after an outage)."""
@@ -236,10 +245,14 @@ def test_database_stops_while_a_post_is_sent(dst, db):
     database is back."""
     members = [f"m{i}@example.net" for i in range(6)]
     lst = new_list(dst, members, sieve_vsmlist_batch_size="2")
+    connect_dict_server(dst, lst)
     in_data, release = hold_first_data(dst.relay)
     first = make_message(to=lst)
     worker, result = deliver_in_background(dst.dovecot, first, lst)
-    assert in_data.wait(30), "the post did not reach the relay"
+    if not in_data.wait(30):
+        release.set()
+        worker.join(60)
+        raise AssertionError(f"the post did not reach the relay: {result.get('res')}")
     db.stop()
     release.set()
     worker.join(60)
@@ -263,11 +276,7 @@ def test_slow_database_bounded(dst, db):
     session): the read gives up after sieve_vsmlist_members_timeout,
     LMTP 4xx; once it answers, the post goes out once."""
     lst = new_list(dst, ["a@example.net"], sieve_vsmlist_members_timeout="1s")
-    # first a post that gets through: the dict server's connection to the
-    # database is up (an earlier test restarted the database; a first
-    # query on an old connection fails fast, not slowly)
-    deliver_until_accepted(dst.dovecot, make_message(to=lst), lst)
-    dst.relay.clear()
+    connect_dict_server(dst, lst)
     locker = subprocess.Popen(
         [os.path.join(db.bindir, "psql"), "-X", "-q", "-A", "-t", "-h", db.sockdir,
          "-p", str(db.port), "-U", "dovecot", "-d", "mail"],
