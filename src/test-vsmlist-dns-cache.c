@@ -238,6 +238,31 @@ static void test_dns_cache_deadline_skip(void)
 	test_end();
 }
 
+static void test_dns_cache_no_hit_after_deadline(void)
+{
+	const char *path = t_strconcat(test_dir, "/deadline-hit", NULL);
+	struct fake_upstream up = { .status = VSMLIST_DNS_OK, .ttl = 600 };
+	struct vsmlist_dns_answer answer;
+
+	test_begin("dns cache: no hit once the discovery's deadline passed");
+	answer = test_lookup(path, &up, time(NULL), "_dmarc.cached.example");
+	test_assert(up.queries == 1);
+	test_assert(answer.status == VSMLIST_DNS_OK);
+	/* The entry is there, but the walk's time is up: no answer from
+	   the cache either (and no query: counted in the helper) */
+	answer = test_lookup_after_deadline(path, "_dmarc.cached.example");
+	test_assert(answer.status == VSMLIST_DNS_TEMPERROR);
+	test_assert(!answer.from_server);
+	test_assert(answer.error != NULL &&
+		    strstr(answer.error, "deadline") != NULL);
+	test_assert(array_count(&answer.txts) == 0);
+	/* The entry is kept: the next post, in time, gets it */
+	answer = test_lookup(path, &up, time(NULL), "_dmarc.cached.example");
+	test_assert(up.queries == 1);
+	test_assert(answer.status == VSMLIST_DNS_OK);
+	test_end();
+}
+
 static const char *test_read_file(const char *path)
 {
 	string_t *str = t_str_new(1024);
@@ -475,6 +500,7 @@ int main(void)
 		test_dns_cache_corrupt,
 		test_dns_cache_no_reply,
 		test_dns_cache_deadline_skip,
+		test_dns_cache_no_hit_after_deadline,
 		test_dns_cache_only_dmarc_strings,
 		test_dns_cache_entry_size,
 		test_dns_cache_file_size,

@@ -394,6 +394,14 @@ cache_store(struct vsmlist_dns_cache *cache, const char *qname,
 	cache->dirty = TRUE;
 }
 
+static bool cache_deadline_passed(void *context)
+{
+	struct vsmlist_dns_cache *cache = context;
+
+	return cache->upstream.deadline_passed != NULL &&
+		cache->upstream.deadline_passed(cache->upstream.context);
+}
+
 static int
 cache_lookup_txt(void *context, const char *qname, pool_t pool,
 		 struct vsmlist_dns_answer *answer_r)
@@ -402,6 +410,20 @@ cache_lookup_txt(void *context, const char *qname, pool_t pool,
 	const char *key = t_str_lcase(qname);
 	struct cache_entry *entry;
 
+	if (cache_deadline_passed(cache)) {
+		/* Hits cost no network time, yet a walk answered from the
+		   cache must end at the deadline like any other: what a
+		   post may cost is bounded by the setting, not by the
+		   cache's contents. Not cached: it says nothing of qname. */
+		i_zero(answer_r);
+		p_array_init(&answer_r->txts, pool, 1);
+		answer_r->status = VSMLIST_DNS_TEMPERROR;
+		answer_r->error = "timed out: the discovery's deadline "
+			"has passed";
+		e_debug(cache->event, "%s: not answered: the discovery's "
+			"deadline has passed", key);
+		return 0;
+	}
 	entry = hash_table_lookup(cache->entries, key);
 	if (entry != NULL && entry->expires > cache->now) {
 		cache->hits++;
@@ -422,7 +444,9 @@ cache_lookup_txt(void *context, const char *qname, pool_t pool,
 void vsmlist_dns_cache_get_resolver(struct vsmlist_dns_cache *cache,
 				    struct vsmlist_dns_resolver *resolver_r)
 {
+	i_zero(resolver_r);
 	resolver_r->lookup_txt = cache_lookup_txt;
+	resolver_r->deadline_passed = cache_deadline_passed;
 	resolver_r->context = cache;
 }
 

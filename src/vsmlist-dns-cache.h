@@ -10,8 +10,10 @@
    capped; NXDOMAIN/NODATA for the SOA minimum capped at 300 s; a
    server's error reply (SERVFAIL, REFUSED) briefly. Only answers a server
    gave are cached (vsmlist_dns_answer.from_server): a timeout, or a query
-   skipped because the discovery's deadline had passed, is not.
-   No Sieve dependency. */
+   skipped because the discovery's deadline had passed, is not. Once
+   that deadline has passed (the upstream's deadline_passed), the cache
+   answers nothing either: a walk ends at the deadline however much of it
+   is cached. No Sieve dependency. */
 
 #define VSMLIST_DNS_CACHE_MAX_POSITIVE_SECS 3600
 #define VSMLIST_DNS_CACHE_MAX_NEGATIVE_SECS 300

@@ -46,6 +46,10 @@ struct vsmlist_dns_answer {
 struct vsmlist_dns_resolver {
 	int (*lookup_txt)(void *context, const char *qname, pool_t pool,
 			  struct vsmlist_dns_answer *answer_r);
+	/* TRUE once the discovery's deadline has passed, so that a cache in
+	   front of the resolver stops answering too: a walk ends at the
+	   deadline however much of it is cached. NULL: no deadline. */
+	bool (*deadline_passed)(void *context);
 	void *context;
 };
 
@@ -76,6 +80,9 @@ unsigned int vsmlist_dns_get_query_count(const struct vsmlist_dns *dns);
    deadline is not sent: TEMPERROR "timeout". */
 int vsmlist_dns_lookup_txt(struct vsmlist_dns *dns, const char *qname,
 			   pool_t pool, struct vsmlist_dns_answer *answer_r);
+
+/* TRUE when the deadline of the discovery begun last has passed */
+bool vsmlist_dns_is_past_deadline(const struct vsmlist_dns *dns);
 
 /* The module as a vsmlist_dns_resolver */
 void vsmlist_dns_get_resolver(struct vsmlist_dns *dns,
