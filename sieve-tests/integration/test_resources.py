@@ -3,8 +3,11 @@ process (service_count = 0, process_limit = 1: every delivery goes to the
 same process) takes 25 posts to a list of 10,000 members; its resident
 memory after the 25th post is within 8 MB of what it was after the 5th
 (the first posts warm up caches and pools). A post's memory that is never
-freed (about 1.2 MB per post at 10,000 members when the Sieve result pool
-leaked) grows it by far more.
+freed grows it by far more. Both ways of leaking it were tried by undoing
+the fix: the members' table never destroyed (its reference kept the
+action's pool: issue 8, defect 4) grows the process by 1.3 MB a post with
+inline members; the action's pool never released, by 2.0 MB a post with
+the member file. Each variant then fails.
 
 The relay is postfix's smtp-sink (fast enough for 250,000 RCPTs); the
 process is found among the children of this stack's own Dovecot master.
@@ -20,7 +23,6 @@ from vsmstack import make_message
 pytestmark = pytest.mark.plugin
 
 AUTHOR = "author@author.example"
-LIST = "big@lists.example"
 MEMBERS = 10_000
 POSTS = 25
 WARM_UP_POSTS = 5
@@ -69,22 +71,38 @@ def rss_kb(pid):
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def test_reused_lmtp_process_memory_stays_flat(rst):
+def inline_members_script(members):
+    """The list's script naming its members itself (distribute :members):
+    they are deduplicated in a table of the action's own."""
+    listed = ",\n  ".join(f'"{m}"' for m in members)
+    return f'require "vnd.vsmlist";\ndistribute :members [\n  {listed}\n];\n'
+
+
+@pytest.mark.parametrize("source", ["store", "inline"])
+def test_reused_lmtp_process_memory_stays_flat(rst, source):
+    """Members from the list's member file, and members named by the
+    script (the table that used to hold a reference to the action's pool,
+    issue 8, defect 4)."""
+    members = [f"m{i:05d}@example.net" for i in range(MEMBERS)]
+    lst = f"big-{source}@lists.example"
     with vsmstack.SmtpSink(rst.workdir) as sink:
-        rst.add_list(LIST, members_text="".join(
-            f"m{i:05d}@example.net\n" for i in range(MEMBERS)),
-            sieve_vsmlist_submission_host=f"127.0.0.1:{sink.port}")
+        if source == "store":
+            rst.add_list(lst, members_text="".join(m + "\n" for m in members),
+                         sieve_vsmlist_submission_host=f"127.0.0.1:{sink.port}")
+        else:
+            rst.add_list(lst, script=inline_members_script(members),
+                         sieve_vsmlist_submission_host=f"127.0.0.1:{sink.port}")
         rss = {}
         for post in range(1, POSTS + 1):
-            res = rst.dovecot.deliver(make_message(to=LIST, subject=f"post {post}"),
-                                      AUTHOR, LIST)
-            assert res.code(LIST) == 250, res
+            res = rst.dovecot.deliver(make_message(to=lst, subject=f"post {post}"),
+                                      AUTHOR, lst)
+            assert res.code(lst) == 250, res
             if post in (WARM_UP_POSTS, POSTS):
                 rss[post] = (lmtp_child(rst), rss_kb(lmtp_child(rst)))
         assert len(sink.recipients()) == POSTS * MEMBERS
     (pid_warm, warm), (pid_last, last) = rss[WARM_UP_POSTS], rss[POSTS]
     # the figures (pytest -s shows them; doc/vsmlist.md, "Resource bounds")
-    print(f"\nreused LMTP process: VmRSS {warm} kB after post {WARM_UP_POSTS}, "
+    print(f"\nreused LMTP process ({source} members): VmRSS {warm} kB after post {WARM_UP_POSTS}, "
           f"{last} kB after post {POSTS} ({last - warm:+d} kB)")
     assert pid_warm == pid_last, "the LMTP process was not reused"
     assert last - warm < MAX_GROWTH_KB, (
