@@ -1,12 +1,18 @@
 """The DNS module against servers that attack it: whatever a server sends,
-a lookup ends by the discovery's deadline and the probe exits.
+a lookup ends by the discovery's deadline and the probe exits; through
+LMTP, the post is delivered (wrapped: a DNS failure) within the deadline.
 
     /usr/bin/python3 -m pytest sieve-tests/integration/test_dns_hostile.py -v
 
 The servers are small Python threads on 127.0.0.1, started and stopped by
 each test. The probe (src/test-vsmlist-dns-probe) is the one test_dns.py
 runs; a probe that does not exit within RUN_TIMEOUT_S is killed and the
-test fails.
+test fails. The tests through LMTP use a list whose
+sieve_vsmlist_dns_servers is the hostile server.
+
+Before the fix (bde7560^, with these tests), the probe of the "00 02"
+stream and the one of the UDP flood were still running after
+RUN_TIMEOUT_S: the loop that did not end.
 """
 
 import select
@@ -21,6 +27,7 @@ import pytest
 
 import vsmstack
 from test_dns import DEADLINE_MARGIN_MS, probe1
+from vsmstack import make_message
 
 DEADLINE_MS = 500
 # Far beyond the deadline: reaching it means the probe would not stop
@@ -231,3 +238,53 @@ def test_flood_of_foreign_replies_ends_at_the_deadline(hostile):
     # the flood ran while the probe waited, and the query was asked again
     assert flooder.floods > 0
     assert queries == 2
+
+
+# ---------------------------------------------------------------------------
+# through LMTP: a list whose resolver is the hostile server
+
+MEMBERS = ["m1@example.net", "m2@example.org"]
+AUTHOR = "ann@victim.example"
+# Far beyond the deadline, well below the MTA's: reaching it is a hang
+LMTP_TIMEOUT_S = 30
+
+
+@pytest.fixture(scope="module")
+def hstack():
+    st = vsmstack.Stack(plugin=True, mail_debug=True,
+                        dovecot_extra_conf=vsmstack.EVENT_EXPORTER_CONF)
+    st.start()
+    yield st
+    st.stop()
+
+
+@pytest.mark.parametrize("kind,error", [
+    ("length2", r"TCP reply length 2 is shorter than a DNS header"),
+    ("trickle", r"timed out"),
+    ("flood", r"timed out"),
+])
+def test_hostile_resolver_post_wrapped_not_held(hstack, hostile, kind, error):
+    """A post whose author's DMARC lookup meets the hostile server: LMTP
+    250 (a lookup held past its deadline would hold the delivery until
+    LMTP_TIMEOUT_S), the members get it wrapped (DNS failure:
+    sieve_vsmlist_dns_failure=wrap, the default), the lmtp process lives."""
+    server = hostile(Flooder() if kind == "flood" else TruncatingServer(kind))
+    lst = f"hostile-{kind}@lists.example"
+    hstack.add_list(lst, members=MEMBERS,
+                    sieve_vsmlist_dns_servers=server.server,
+                    sieve_vsmlist_dns_timeout=f"{DEADLINE_MS}ms",
+                    sieve_vsmlist_dns_cache="no")
+    hstack.relay.clear()
+    msg = make_message(from_addr=f"Ann <{AUTHOR}>", to=lst)
+    mark = hstack.dovecot.log_mark()
+    res = hstack.dovecot.deliver(msg, AUTHOR, [lst], timeout=LMTP_TIMEOUT_S)
+    assert res.code(lst) == 250, res
+    assert sorted(hstack.relay.recipients()) == sorted(MEMBERS)
+    ev = hstack.dovecot.exported_events(mark, "vsmlist_distribute_finished")
+    assert ev, hstack.dovecot.log_since(mark)
+    assert ev[0]["vsmlist_dmarc_policy"] == "temperror"
+    assert ev[0]["vsmlist_mitigation"] == "wrap"
+    assert hstack.dovecot.wait_log(mark, r"TXT _dmarc\.victim\.example: .*" + error), \
+        hstack.dovecot.log_since(mark)
+    log = hstack.dovecot.log_since(mark)
+    assert "Panic:" not in log and "Fatal:" not in log, log
