@@ -23,7 +23,7 @@ packages="
 	python3 python3-pytest python3-aiosmtpd python3-dkim python3-dnspython
 	python3-spf python3-authheaders python3-publicsuffix2
 	debhelper dh-autoreconf fakeroot lintian debootstrap zstd git
-	groff-base mandoc
+	groff-base mandoc strace
 "
 
 missing=""
