@@ -7,8 +7,11 @@ list up (doc/vsmlist.md, "Moderation"):
 * a moderator (the list user over IMAP) MOVEs a held post into "Approved",
   where an imapsieve admin rule (cause COPY) distributes it: every member
   gets it exactly once, built from the post as it was received (a p=reject
-  author's post is wrapped); moving it there again sends nothing;
-* the `member` test with each tag over LMTP, and under imapsieve, where
+  author's post is wrapped); moving it there again sends nothing; an
+  administrator logged in as the list through a Dovecot master user
+  (list*master) approves the same way;
+* the `member` test with each tag over LMTP (its answers kept as IMAP
+  flags by a probe list), and under imapsieve, where
   there is no envelope: `member :envelope` is false and `member` falls
   back to From.
 """
@@ -56,12 +59,35 @@ keep;
 """
 
 
+# Over LMTP: the same probe as the list's script, the flags kept in INBOX
+PROBE_LIST = "probe@lists.example"
+LMTP_PROBE = PROBE.replace(
+    "keep;", 'if member :addresses "stranger@elsewhere.example" '
+    '{ addflag "$given-stranger"; }\nkeep;')
+
+# A Dovecot master user an administrator moderates as (doc/vsmlist.md,
+# "Moderation": user*master)
+MASTER, MASTER_PASSWORD = "modmaster", "modsecret"
+MASTER_CONF = """
+auth_master_user_separator = *
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {path}
+  master = yes
+}}
+"""
+
+
 @pytest.fixture(scope="module", params=STORE_KINDS)
 def mst(pg, request):
     uid, gid = vsmstack.ensure_mail_user()
     admin_dir = tempfile.mkdtemp(prefix="vsmmod", dir="/tmp")
     os.chmod(admin_dir, 0o755)
     os.chown(admin_dir, uid, gid)
+    master_users = os.path.join(admin_dir, "master-users")
+    with open(master_users, "w") as f:
+        f.write(f"{MASTER}:{{PLAIN}}{MASTER_PASSWORD}\n")
+    os.chmod(master_users, 0o644)
     scripts = {}
     for name, text in (("approve", APPROVE), ("probe", PROBE)):
         path = os.path.join(admin_dir, name + ".sieve")
@@ -82,7 +108,8 @@ def mst(pg, request):
             "imapsieve_mailbox2_causes": "COPY",
             "imapsieve_mailbox2_before": "file:" + scripts["probe"],
         },
-        dovecot_extra_conf="protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}\n",
+        dovecot_extra_conf="protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}\n"
+        + MASTER_CONF.format(path=master_users),
         member_db=pg)
     try:
         st.start()
@@ -90,6 +117,7 @@ def mst(pg, request):
         # do); here it is the list user's, with the extension allowed for
         # that user only, as doc/vsmlist.md shows for ManageSieve lists.
         st.add_list(LIST, MEMBERS, script=LIST_SCRIPT, store=request.param)
+        st.add_list(PROBE_LIST, MEMBERS, script=LMTP_PROBE, store=request.param)
         yield st
     finally:
         st.stop()
@@ -103,8 +131,8 @@ def imap_ok(res, what=""):
 
 
 class Moderator:
-    def __init__(self, st):
-        self.c = st.dovecot.imap(LIST)
+    def __init__(self, st, login=LIST, password="pass"):
+        self.c = st.dovecot.imap(login, password)
         for box in ("Approved", "Probe", "Check"):
             typ, data = self.c.create(box)
             assert typ == "OK" or b"ALREADYEXISTS" in b" ".join(data), data
@@ -221,3 +249,48 @@ def test_member_under_imapsieve(mst, mod):
     flags = mod.flags("Probe", header_values(stranger_post, "Message-ID")[0])
     assert "$member" not in flags and "$from" not in flags
     assert "$given" in flags
+
+
+def test_moderator_as_a_master_user(mst, mod):
+    """An administrator logs in as the list through a Dovecot master user
+    (list*master) and approves a held post: it is distributed once."""
+    msg = make_message(from_addr=f"Stranger <{STRANGER}>", to=LIST,
+                       subject="held for the administrator")
+    mid = header_values(msg, "Message-ID")[0]
+    assert mst.dovecot.deliver(msg, STRANGER, [LIST]).code(LIST) == 250
+    mark = mst.dovecot.log_mark()
+    admin = Moderator(mst, login=f"{LIST}*{MASTER}", password=MASTER_PASSWORD)
+    try:
+        admin.move("Moderation", admin.uid_of("Moderation", mid), "Approved")
+        mst.relay.wait_for(1, timeout=10)
+        assert recipients(mst) == collections.Counter(MEMBERS)
+    finally:
+        admin.close()
+    # the session was the list user's (Dovecot 2.3 does not name the
+    # master user in the line); the password was the master user's, which
+    # is not the list user's own
+    assert mst.dovecot.wait_log(mark, r"imap-login: Info: Login: user=<"
+                                + re.escape(LIST) + r">, method=PLAIN")
+    with pytest.raises(vsmstack.StackError):
+        mst.dovecot.imap(LIST, MASTER_PASSWORD).logout()
+
+
+@pytest.mark.parametrize("envelope,author,expected", [
+    ("m1@example.net", STRANGER, {"$member", "$envelope", "$given"}),
+    ("M1@EXAMPLE.NET", STRANGER, {"$member", "$envelope", "$given"}),
+    (STRANGER, "m2@example.org", {"$member", "$from", "$given"}),
+    (STRANGER, STRANGER, {"$given"}),
+    ("m1@example.net", "m3@example.com", {"$member", "$envelope", "$from", "$given"}),
+], ids=["envelope", "envelope-upper-case", "from", "neither", "both"])
+def test_member_tags_over_lmtp(mst, envelope, author, expected):
+    """`member` with each tag on a delivery over LMTP (an envelope): what
+    each test said is kept as IMAP flags on the message."""
+    msg = make_message(from_addr=f"<{author}>", to=PROBE_LIST)
+    mid = header_values(msg, "Message-ID")[0]
+    assert mst.dovecot.deliver(msg, envelope, [PROBE_LIST]).code(PROBE_LIST) == 250
+    probe = Moderator(mst, login=PROBE_LIST)
+    try:
+        flags = {f for f in probe.flags("INBOX", mid) if f.startswith("$")}
+    finally:
+        probe.close()
+    assert flags == expected, flags
