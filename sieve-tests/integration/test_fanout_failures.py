@@ -571,3 +571,30 @@ def test_tls_relay(mode):
         st.stop()
         ctrl.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# VERP: a transaction of its own for each member, on one connection
+
+def test_verp_one_transaction_per_member_on_one_connection(fs):
+    """sieve_vsmlist_verp = yes: each member's copy goes in a transaction
+    of its own whose envelope sender names that member (doc/vsmlist.md,
+    "Bounces"), all on one connection to the relay; the event counts them."""
+    lst, mem = new_list(fs, 5, sieve_vsmlist_verp="yes")
+    local, domain = lst.split("@")
+    msg, res = deliver(fs, lst)
+    assert res.code(lst) == 250, res
+    txs = fs.relay.snapshot()
+    assert len(txs) == len(mem)
+    for tx in txs:
+        assert len(tx.rcpt_tos) == 1
+        member_local, member_domain = tx.rcpt_tos[0].split("@")
+        assert tx.mail_from == f"{local}+bounces-{member_local}={member_domain}@{domain}"
+        assert header_values(tx.data, "Message-ID") == [mid_of(msg)]
+    assert sorted(tx.rcpt_tos[0] for tx in txs) == sorted(mem)
+    assert len({tx.connection for tx in txs}) == 1
+    ev = exported_event(fs, fs.log_mark, mid_of(msg))
+    assert ev["vsmlist_verp"] == "yes"
+    assert ev["vsmlist_recipients"] == len(mem)
+    assert ev["vsmlist_transactions"] == len(mem)
+    assert ev["vsmlist_connections"] == 1
