@@ -213,6 +213,18 @@ static void test_bounce_verp(void)
 	test_end();
 
 	test_begin(test_store_name(
+		"bounce: an Exchange text NDR to a VERP address scores"));
+	test_members("hal@corp.example\n");
+	test_assert(test_bounce_sample("exchange-text.eml",
+		"friends+bounces-hal=corp.example@example.org", T0, pool,
+		&outcome) == VSMLIST_BOUNCE_SCORED);
+	test_assert(!outcome.is_report);
+	member = array_front(&outcome.members);
+	test_assert_strcmp(smtp_address_encode(member->address),
+			   "hal@corp.example");
+	test_end();
+
+	test_begin(test_store_name(
 		"bounce: a VERP member whose report names another address"));
 	test_members("ann.forwarded@example.org\n");
 	test_assert(test_bounce_sample("postfix-failed.eml",

@@ -269,6 +269,21 @@ static void test_dsn_qmail(void)
 	test_end();
 }
 
+static void test_dsn_exchange_text(void)
+{
+	struct vsmlist_dsn dsn;
+	const char *reason;
+
+	test_begin("dsn: Exchange plain-text NDR, named by its VERP address");
+	test_dsn_file("exchange-text.eml", &dsn);
+	/* No report to read: the VERP address names the member */
+	test_assert(!dsn.is_report && array_count(&dsn.recipients) == 0);
+	test_assert_strcmp(dsn.bounce_sign, "From: MAILER-DAEMON or postmaster");
+	/* "Undeliverable:" is a bounce, not an out-of-office reply */
+	test_assert(!vsmlist_dsn_is_auto_reply(&dsn, &reason));
+	test_end();
+}
+
 static void test_dsn_forwarded(void)
 {
 	const struct vsmlist_dsn_recipient *rcpt;
@@ -815,6 +830,7 @@ int main(void)
 		test_dsn_gmail,
 		test_dsn_global,
 		test_dsn_qmail,
+		test_dsn_exchange_text,
 		test_dsn_forwarded,
 		test_dsn_nesting,
 		test_dsn_not_reports,
