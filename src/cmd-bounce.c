@@ -136,6 +136,12 @@ act_bounce_print(const struct sieve_action *action ATTR_UNUSED,
 	sieve_result_action_printf(rpenv, "handle a bounce of the list");
 }
 
+static const struct ext_vsmlist_action_names bounce_names = {
+	.event = "vsmlist_bounce_finished",
+	.outcome_field = "vsmlist_result",
+	.read_error = "failed to read the bounce",
+};
+
 static int
 act_bounce_execute(const struct sieve_action_exec_env *aenv,
 		   void *tr_context ATTR_UNUSED, bool *keep)
@@ -147,15 +153,14 @@ act_bounce_execute(const struct sieve_action_exec_env *aenv,
 	bool error;
 	int ret;
 
-	ret = ext_vsmlist_delivery_init(aenv, "failed to read the bounce",
-					&delivery);
+	ret = ext_vsmlist_delivery_init(aenv, &bounce_names, &delivery);
 	if (ret != SIEVE_EXEC_OK)
 		return ret;
 	delivery.delivery.now = ioloop_time;
 	vsmlist_bounce(delivery.pool, &delivery.delivery, &outcome);
 
 	/* One event and one log line for every outcome */
-	event = ext_vsmlist_delivery_event(aenv, "vsmlist_bounce_finished");
+	event = ext_vsmlist_delivery_event(aenv, bounce_names.event);
 	vsmlist_bounce_outcome_event(&outcome, event);
 	line = vsmlist_bounce_outcome_log(&outcome, &error);
 	ext_vsmlist_log_outcome(aenv, event, error, line);

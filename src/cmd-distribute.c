@@ -445,6 +445,12 @@ act_distribute_print(const struct sieve_action *action,
 	*keep = FALSE;
 }
 
+static const struct ext_vsmlist_action_names distribute_names = {
+	.event = "vsmlist_distribute_finished",
+	.outcome_field = "vsmlist_outcome",
+	.read_error = "failed to read the post",
+};
+
 static int
 act_distribute_execute(const struct sieve_action_exec_env *aenv,
 		       void *tr_context ATTR_UNUSED, bool *keep)
@@ -460,8 +466,7 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 	bool error;
 	int ret;
 
-	ret = ext_vsmlist_delivery_init(aenv, "failed to read the post",
-					&delivery);
+	ret = ext_vsmlist_delivery_init(aenv, &distribute_names, &delivery);
 	if (ret != SIEVE_EXEC_OK)
 		return ret;
 	set = delivery.delivery.set;
@@ -475,8 +480,7 @@ act_distribute_execute(const struct sieve_action_exec_env *aenv,
 	vsmlist_distribute(delivery.pool, &params, &outcome);
 
 	/* One event and one log line for every outcome */
-	event = ext_vsmlist_delivery_event(aenv,
-					   "vsmlist_distribute_finished");
+	event = ext_vsmlist_delivery_event(aenv, distribute_names.event);
 	vsmlist_distribute_outcome_event(&outcome, event);
 	if (delivery.transport != NULL) {
 		event_add_int(event, "vsmlist_connections",

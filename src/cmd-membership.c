@@ -133,6 +133,12 @@ act_membership_print(const struct sieve_action *action ATTR_UNUSED,
 	sieve_result_action_printf(rpenv, "handle a list membership request");
 }
 
+static const struct ext_vsmlist_action_names membership_names = {
+	.event = "vsmlist_membership_finished",
+	.outcome_field = "vsmlist_result",
+	.read_error = "failed to read the request",
+};
+
 static int
 act_membership_execute(const struct sieve_action_exec_env *aenv,
 		       void *tr_context ATTR_UNUSED, bool *keep)
@@ -144,15 +150,13 @@ act_membership_execute(const struct sieve_action_exec_env *aenv,
 	bool error;
 	int ret;
 
-	ret = ext_vsmlist_delivery_init(aenv, "failed to read the request",
-					&delivery);
+	ret = ext_vsmlist_delivery_init(aenv, &membership_names, &delivery);
 	if (ret != SIEVE_EXEC_OK)
 		return ret;
 	vsmlist_membership(delivery.pool, &delivery.delivery, &outcome);
 
 	/* One event and one log line for every outcome */
-	event = ext_vsmlist_delivery_event(aenv,
-					   "vsmlist_membership_finished");
+	event = ext_vsmlist_delivery_event(aenv, membership_names.event);
 	vsmlist_membership_outcome_event(&outcome, event);
 	line = vsmlist_membership_outcome_log(&outcome, &error);
 	ext_vsmlist_log_outcome(aenv, event, error, line);

@@ -13,8 +13,26 @@
 #include "ext-vsmlist-transport.h"
 #include "ext-vsmlist-delivery.h"
 
+/* Like Pigeonhole's sieve_result_mail_error() (a temporary failure: the
+   MTA retries, imapsieve leaves the message where it is), with the
+   action's event, so that every outcome has one */
+static int
+ext_vsmlist_delivery_read_failed(const struct sieve_action_exec_env *aenv,
+				 const struct ext_vsmlist_action_names *names,
+				 struct mail *mail)
+{
+	const char *error = mailbox_get_last_internal_error(mail->box, NULL);
+	struct event *event = ext_vsmlist_delivery_event(aenv, names->event);
+
+	event_add_str(event, names->outcome_field, "deferred");
+	event_add_str(event, "vsmlist_error", error);
+	ext_vsmlist_log_outcome(aenv, event, TRUE, t_strdup_printf(
+		"%s: %s (temporary failure)", names->read_error, error));
+	return SIEVE_EXEC_TEMP_FAILURE;
+}
+
 int ext_vsmlist_delivery_init(const struct sieve_action_exec_env *aenv,
-			      const char *read_error,
+			      const struct ext_vsmlist_action_names *names,
 			      struct ext_vsmlist_delivery *delivery_r)
 {
 	const struct sieve_execute_env *eenv = aenv->exec_env;
@@ -32,7 +50,7 @@ int ext_vsmlist_delivery_init(const struct sieve_action_exec_env *aenv,
 	   the whole delivery before fileinto/keep commit, so that the MTA
 	   retries */
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0)
-		return sieve_result_mail_error(aenv, mail, "%s", read_error);
+		return ext_vsmlist_delivery_read_failed(aenv, names, mail);
 
 	delivery->set = extctx->set;
 	delivery->settings_error = extctx->set_error;

@@ -17,13 +17,24 @@ struct ext_vsmlist_delivery {
 	pool_t pool;
 };
 
+/* What an action's outcome is called: its event ("vsmlist_*_finished"),
+   the event's outcome field ("vsmlist_outcome", "vsmlist_result") and
+   the start of the line when the mail cannot be read ("failed to read
+   the post") */
+struct ext_vsmlist_action_names {
+	const char *event;
+	const char *outcome_field;
+	const char *read_error;
+};
+
 /* Fill delivery_r from the action's environment: settings, the mail's
    stream, the envelope (none under imapsieve), the transport, the event.
-   Returns SIEVE_EXEC_OK, or the status of a failure to read the mail
-   (logged with read_error, e.g. "failed to read the post"); then there is
-   nothing to finish. */
+   Returns SIEVE_EXEC_OK, or SIEVE_EXEC_TEMP_FAILURE when the mail cannot
+   be read: then the action's event says "deferred" with the mail's error
+   in vsmlist_error, its line is logged, and there is nothing to
+   finish. */
 int ext_vsmlist_delivery_init(const struct sieve_action_exec_env *aenv,
-			      const char *read_error,
+			      const struct ext_vsmlist_action_names *names,
 			      struct ext_vsmlist_delivery *delivery_r);
 
 /* The action's one event, named name, for the outcome's fields (its

@@ -17,6 +17,7 @@ list up (doc/vsmlist.md, "Moderation"):
 """
 
 import collections
+import glob
 import os
 import re
 import shutil
@@ -109,7 +110,7 @@ def mst(pg, request):
             "imapsieve_mailbox2_before": "file:" + scripts["probe"],
         },
         dovecot_extra_conf="protocol imap {\n  mail_plugins = $mail_plugins imap_sieve\n}\n"
-        + MASTER_CONF.format(path=master_users),
+        + MASTER_CONF.format(path=master_users) + vsmstack.EVENT_EXPORTER_CONF,
         member_db=pg)
     try:
         st.start()
@@ -294,3 +295,36 @@ def test_member_tags_over_lmtp(mst, envelope, author, expected):
     finally:
         probe.close()
     assert flags == expected, flags
+
+
+def test_unreadable_post_is_deferred_with_an_event(mst, mod):
+    """The approved message cannot be read (its file unreadable: a broken
+    disk, a wrong permission): nothing is sent, the move is refused or
+    left for another try, and the distribute action still has its one
+    event and line, outcome "deferred", with the mail's error."""
+    msg = make_message(from_addr=f"Stranger <{STRANGER}>", to=LIST,
+                       subject="unreadable")
+    mid = header_values(msg, "Message-ID")[0]
+    assert mst.dovecot.deliver(msg, STRANGER, [LIST]).code(LIST) == 250
+    uid = mod.uid_of("Moderation", mid)
+    home = mst.dovecot.home(LIST)
+    held = [p for sub in ("new", "cur")
+            for p in glob.glob(os.path.join(home, "Maildir", ".Moderation", sub, "*"))
+            if mid.encode() in open(p, "rb").read()]
+    assert len(held) == 1, held
+    os.chmod(held[0], 0)
+    mark = mst.dovecot.log_mark()
+    try:
+        mod.c.select("Moderation")
+        mod.c.uid("MOVE", str(uid), "Approved")
+        ev = mst.dovecot.exported_events(mark, "vsmlist_distribute_finished")
+        assert ev, mst.dovecot.log_since(mark)[-3000:]
+        assert ev[0]["vsmlist_outcome"] == "deferred", ev
+        assert "Permission denied" in ev[0]["vsmlist_error"], ev
+        lines = mst.dovecot.wait_log(mark, r"distribute action: failed to read the post: "
+                                     r".*Permission denied.* \(temporary failure\)")
+        assert len(lines) == 1, mst.dovecot.log_since(mark)[-3000:]
+        assert mst.relay.snapshot() == []
+    finally:
+        if os.path.exists(held[0]):
+            os.chmod(held[0], 0o600)
