@@ -21,7 +21,6 @@ import collections
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 
@@ -522,12 +521,7 @@ def test_tls_relay(mode):
 
     work = tempfile.mkdtemp(prefix="vsmtls", dir="/tmp")
     os.chmod(work, 0o755)
-    key, cert = os.path.join(work, "key.pem"), os.path.join(work, "cert.pem")
-    subprocess.run([vsmstack.OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=relay.test",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    os.chmod(cert, 0o644)
+    key, cert = vsmstack.self_signed_certificate(work, "relay")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
 

@@ -16,9 +16,7 @@ the list.
 """
 
 import collections
-import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -49,7 +47,7 @@ def sst():
                           transports={d: f"smtp:[127.0.0.1]:{st.relay.port}"
                                       for d in member_domains}).start()
         d = st.dovecot
-        key, cert = make_certificate(st.workdir)
+        key, cert = vsmstack.self_signed_certificate(st.workdir, "submission")
         d.extra_conf += f"""
 # STARTTLS offered (not required: the plain logins on loopback go on);
 # the plugin's client trusts the certificate through ssl_client_ca_file
@@ -82,16 +80,22 @@ passdb {{
     st.stop()
 
 
-def make_certificate(workdir):
-    """A self-signed certificate for 127.0.0.1 (the name the plugin's
-    client connects to and checks)."""
-    key, cert = os.path.join(workdir, "submission.key"), os.path.join(workdir, "submission.crt")
-    subprocess.run([vsmstack.OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    os.chmod(cert, 0o644)
-    return key, cert
+def submission_list(st, lst, **fields):
+    """A list that sends through the stack's submissiond as the user
+    sieve_vsmlist_submission_user (the list itself unless given), with
+    the password "pass" unless given."""
+    fields.setdefault("sieve_vsmlist_submission_host",
+                      f"127.0.0.1:{st.dovecot.submission_listener_port}")
+    fields.setdefault("sieve_vsmlist_submission_user", lst)
+    fields.setdefault("sieve_vsmlist_submission_password", "pass")
+    st.add_list(lst, MEMBERS, **fields)
+    return lst
+
+
+def login_lines(st, mark, lst):
+    """submissiond's login lines for user lst since mark"""
+    return st.dovecot.wait_log(mark, r"submission-login: Info: Login: user=<"
+                               + re.escape(lst) + r">")
 
 
 def wait_members(st, timeout=30.0):
@@ -114,12 +118,7 @@ def deliver(st, lst):
 
 
 def test_list_relays_through_dovecot_submission_with_auth(sst):
-    port = sst.dovecot.submission_listener_port
-    lst = "subm@lists.example"
-    sst.add_list(lst, MEMBERS,
-                 sieve_vsmlist_submission_host=f"127.0.0.1:{port}",
-                 sieve_vsmlist_submission_user=lst,
-                 sieve_vsmlist_submission_password="pass")
+    lst = submission_list(sst, "subm@lists.example")
     mark = sst.dovecot.log_mark()
     pf_mark = sst.postfix.log_mark()
     msg, res = deliver(sst, lst)
@@ -129,8 +128,7 @@ def test_list_relays_through_dovecot_submission_with_auth(sst):
     txs = sst.relay.snapshot()
     assert {tx.mail_from for tx in txs} == {lst.replace("@", "+bounces@")}
     # the submission service logged the list user in
-    assert sst.dovecot.wait_log(mark, r"submission-login: Info: Login: user=<"
-                                + re.escape(lst) + r">")
+    assert login_lines(sst, mark, lst)
     for tx in txs:
         assert header_values(tx.data, "Message-ID") == header_values(msg, "Message-ID")
     # Postfix's list relay took it from submissiond and passed it on
@@ -144,39 +142,28 @@ def test_list_relays_through_dovecot_submission_with_auth(sst):
 
 
 def test_master_user_logs_in_as_the_list(sst):
-    port = sst.dovecot.submission_listener_port
-    lst = "subm2@lists.example"
-    sst.add_list(lst, MEMBERS,
-                 sieve_vsmlist_submission_host=f"127.0.0.1:{port}",
-                 sieve_vsmlist_submission_user=lst,
-                 sieve_vsmlist_submission_master_user="relaymaster",
-                 sieve_vsmlist_submission_password="mastersecret")
+    lst = submission_list(sst, "subm2@lists.example",
+                          sieve_vsmlist_submission_master_user="relaymaster",
+                          sieve_vsmlist_submission_password="mastersecret")
     mark = sst.dovecot.log_mark()
     msg, res = deliver(sst, lst)
     assert res.code(lst) == 250, res
     assert wait_members(sst) == collections.Counter(MEMBERS)
-    assert sst.dovecot.wait_log(mark, r"submission-login: Info: Login: user=<"
-                                + re.escape(lst) + r">")
+    assert login_lines(sst, mark, lst)
 
 
 def test_login_over_starttls(sst):
     """sieve_vsmlist_submission_ssl = starttls: the password goes only
     over TLS (what a relay that is not on loopback requires), the
     certificate checked against ssl_client_ca_file."""
-    port = sst.dovecot.submission_listener_port
-    lst = "subm5@lists.example"
-    sst.add_list(lst, MEMBERS,
-                 sieve_vsmlist_submission_host=f"127.0.0.1:{port}",
-                 sieve_vsmlist_submission_ssl="starttls",
-                 sieve_vsmlist_submission_user=lst,
-                 sieve_vsmlist_submission_password="pass")
+    lst = submission_list(sst, "subm5@lists.example",
+                          sieve_vsmlist_submission_ssl="starttls")
     mark = sst.dovecot.log_mark()
     msg, res = deliver(sst, lst)
     assert res.code(lst) == 250, (res, sst.dovecot.log_since(mark)[-3000:])
     assert wait_members(sst) == collections.Counter(MEMBERS)
     # Dovecot's login line says the session was TLS and the login PLAIN
-    lines = sst.dovecot.wait_log(mark, r"submission-login: Info: Login: user=<"
-                                 + re.escape(lst) + r">")
+    lines = login_lines(sst, mark, lst)
     assert lines, sst.dovecot.log_since(mark)
     assert re.search(r"method=PLAIN.*\bTLS\b", lines[0]), lines[0]
 
@@ -184,27 +171,17 @@ def test_login_over_starttls(sst):
 def test_plain_login_on_loopback_is_not_tls(sst):
     """The other side of the check above: without the setting, the login
     line has no TLS (the test above would pass for nothing otherwise)."""
-    port = sst.dovecot.submission_listener_port
-    lst = "subm6@lists.example"
-    sst.add_list(lst, MEMBERS,
-                 sieve_vsmlist_submission_host=f"127.0.0.1:{port}",
-                 sieve_vsmlist_submission_user=lst,
-                 sieve_vsmlist_submission_password="pass")
+    lst = submission_list(sst, "subm6@lists.example")
     mark = sst.dovecot.log_mark()
     msg, res = deliver(sst, lst)
     assert res.code(lst) == 250, res
-    lines = sst.dovecot.wait_log(mark, r"submission-login: Info: Login: user=<"
-                                 + re.escape(lst) + r">")
+    lines = login_lines(sst, mark, lst)
     assert lines and not re.search(r"\bTLS\b", lines[0]), lines
 
 
 def test_wrong_password_defers(sst):
-    port = sst.dovecot.submission_listener_port
-    lst = "subm3@lists.example"
-    sst.add_list(lst, MEMBERS,
-                 sieve_vsmlist_submission_host=f"127.0.0.1:{port}",
-                 sieve_vsmlist_submission_user=lst,
-                 sieve_vsmlist_submission_password="wrong")
+    lst = submission_list(sst, "subm3@lists.example",
+                          sieve_vsmlist_submission_password="wrong")
     mark = sst.dovecot.log_mark()
     msg, res = deliver(sst, lst)
     # authentication refused: a temporary failure (the password may be
@@ -218,11 +195,8 @@ def test_wrong_password_defers(sst):
 
 
 def test_auth_without_tls_off_loopback_is_refused(sst):
-    lst = "subm4@lists.example"
-    sst.add_list(lst, MEMBERS,
-                 sieve_vsmlist_submission_host="192.0.2.1:587",
-                 sieve_vsmlist_submission_user=lst,
-                 sieve_vsmlist_submission_password="pass")
+    lst = submission_list(sst, "subm4@lists.example",
+                          sieve_vsmlist_submission_host="192.0.2.1:587")
     mark = sst.dovecot.log_mark()
     msg, res = deliver(sst, lst)
     assert res.code(lst) == 250, res        # kept by the failure

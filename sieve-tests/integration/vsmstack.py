@@ -95,6 +95,20 @@ class SieveCompileError(StackError):
 # --------------------------------------------------------------------------
 # small helpers
 
+def self_signed_certificate(directory: str, name: str) -> Tuple[str, str]:
+    """(key, certificate) files NAME.key and NAME.crt in directory: a
+    self-signed certificate for 127.0.0.1 and localhost (the names a
+    client on loopback connects to and checks), readable by all."""
+    key = os.path.join(directory, name + ".key")
+    cert = os.path.join(directory, name + ".crt")
+    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    os.chmod(cert, 0o644)
+    return key, cert
+
+
 def free_port(udp_too: bool = False) -> int:
     """A loopback port that is free now (TCP, and UDP as well if asked)."""
     for _ in range(100):
