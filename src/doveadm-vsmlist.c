@@ -92,7 +92,6 @@ vsmlist_cmd_open_store(struct vsmlist_cmd_context *ctx,
 		       struct vsmlist_store **store_r)
 {
 	struct vsmlist_settings_env env;
-	struct vsmlist_store_settings store_set;
 	const char *home, *error;
 	int ret;
 
@@ -115,9 +114,8 @@ vsmlist_cmd_open_store(struct vsmlist_cmd_context *ctx,
 	env.context = user;
 
 	if (vsmlist_settings_load(pool, &env, set_r, &error) == 0) {
-		vsmlist_settings_store(*set_r, user->event, &store_set);
-		if (vsmlist_store_open((*set_r)->members, &store_set,
-				       store_r, &error) == 0)
+		if (vsmlist_settings_open_store(*set_r, user->event, store_r,
+						&error) == 0)
 			return 0;
 	}
 	i_error("vsmlist: Invalid list settings: %s", error);

@@ -514,8 +514,11 @@ static void test_settings_store(void)
 	};
 	static const char *const bad_timeout[] = {
 		"sieve_vsmlist_members_timeout", "0", NULL };
+	static const char *const sql[] = {
+		"sieve_vsmlist_members", "sql:members", NULL };
 	static const char *const none[] = { NULL };
 	struct vsmlist_store_settings store_set;
+	struct vsmlist_store *store;
 	const struct vsmlist_settings *set;
 	struct event *event = event_create(NULL);
 	const char *error;
@@ -534,6 +537,13 @@ static void test_settings_store(void)
 	test_assert(store_set.event_parent == event);
 	test_assert(smtp_address_equals(store_set.list_address,
 					set->address));
+	/* A URI no store takes: every action's error names the setting */
+	test_assert(test_load("l@example.org", NULL, sql, &set, &error) == 0);
+	test_assert(vsmlist_settings_open_store(set, event, &store,
+						&error) < 0);
+	test_assert(store == NULL);
+	test_assert(str_begins(error, "sieve_vsmlist_members: member store "
+			       "'sql:members': unknown store type"));
 	test_assert(test_load("l@example.org", NULL, bad_timeout, &set,
 			      &error) < 0);
 	test_assert_strcmp(error, "sieve_vsmlist_members_timeout: must be "

@@ -241,7 +241,6 @@ tst_member_begin(const struct sieve_runtime_env *renv,
 		ext_vsmlist_get_context(ext);
 	const struct tst_member_cache *cache;
 	struct tst_member_cache *new_cache;
-	struct vsmlist_store_settings store_set;
 	struct vsmlist_store *store;
 	pool_t pool = sieve_message_context_pool(renv->msgctx);
 	const char *error;
@@ -261,9 +260,8 @@ tst_member_begin(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_FAILURE;
 	}
 
-	vsmlist_settings_store(extctx->set, renv->event, &store_set);
-	ret = vsmlist_store_open(extctx->set->members, &store_set, &store,
-				 &error);
+	ret = vsmlist_settings_open_store(extctx->set, renv->event, &store,
+					  &error);
 	if (ret == 0 && vsmlist_store_looks_up_alone(store)) {
 		members_r->store = *store_r = store;
 		return SIEVE_EXEC_OK;

@@ -290,7 +290,6 @@ static void bounce_run(struct bounce *b)
 {
 	const struct vsmlist_delivery *params = b->params;
 	struct vsmlist_bounce_outcome *outcome = b->outcome;
-	struct vsmlist_store_settings store_set;
 	const char *reason, *error;
 	int ret;
 
@@ -324,9 +323,8 @@ static void bounce_run(struct bounce *b)
 		return;
 	}
 
-	vsmlist_settings_store(b->set, params->event, &store_set);
-	if (vsmlist_store_open(b->set->members, &store_set, &b->store,
-			       &error) < 0) {
+	if (vsmlist_settings_open_store(b->set, params->event, &b->store,
+					&error) < 0) {
 		bounce_end(b, VSMLIST_BOUNCE_DEFERRED, t_strdup_printf(
 			"failed to open the members of %s: %s",
 			outcome->list, error));

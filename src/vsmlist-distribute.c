@@ -132,22 +132,16 @@ static void distribute_inline_members(struct distribute *dist)
 static int distribute_store_members(struct distribute *dist,
 				    const char **error_r)
 {
-	struct vsmlist_store_settings store_set;
 	struct vsmlist_store *store;
 	struct vsmlist_member_set *set;
 	const struct vsmlist_member *members;
 	unsigned int i, count;
 	int ret;
 
-	vsmlist_settings_store(dist->set, dist->params->delivery.event,
-			       &store_set);
-	if (vsmlist_store_open(dist->set->members, &store_set, &store,
-			       error_r) < 0) {
-		/* The URI itself is wrong: name the setting */
-		*error_r = t_strdup_printf("sieve_vsmlist_members: %s",
-					   *error_r);
+	if (vsmlist_settings_open_store(dist->set,
+					dist->params->delivery.event, &store,
+					error_r) < 0)
 		return -1;
-	}
 	ret = vsmlist_store_read(store, dist->pool, &set, error_r);
 	vsmlist_store_close(&store);
 	if (ret < 0)

@@ -494,7 +494,6 @@ static int membership_prepare(struct membership *m)
 {
 	const struct vsmlist_delivery *params = m->params;
 	const struct vsmlist_settings *set = m->set;
-	struct vsmlist_store_settings store_set;
 	const char *error;
 
 	if (set->token_secret == NULL) {
@@ -515,9 +514,8 @@ static int membership_prepare(struct membership *m)
 			"confirmation secret: %s", error));
 		return -1;
 	}
-	vsmlist_settings_store(set, params->event, &store_set);
-	if (vsmlist_store_open(set->members, &store_set, &m->store,
-			       &error) < 0) {
+	if (vsmlist_settings_open_store(set, params->event, &m->store,
+					&error) < 0) {
 		membership_end(m, VSMLIST_MEMBERSHIP_FAILED, error);
 		return -1;
 	}

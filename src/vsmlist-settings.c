@@ -804,6 +804,23 @@ void vsmlist_settings_store(const struct vsmlist_settings *set,
 	store_set_r->timeout_msecs = set->members_timeout_msecs;
 }
 
+int vsmlist_settings_open_store(const struct vsmlist_settings *set,
+				struct event *event_parent,
+				struct vsmlist_store **store_r,
+				const char **error_r)
+{
+	struct vsmlist_store_settings store_set;
+	const char *error;
+
+	vsmlist_settings_store(set, event_parent, &store_set);
+	if (vsmlist_store_open(set->members, &store_set, store_r,
+			       &error) < 0) {
+		*error_r = t_strdup_printf("sieve_vsmlist_members: %s", error);
+		return -1;
+	}
+	return 0;
+}
+
 /* The list's settings file first, then userdb fields and plugin { } */
 struct vsmlist_settings_file_env {
 	const struct vsmlist_settings_env *env;

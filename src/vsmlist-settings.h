@@ -4,6 +4,7 @@
 #include "net.h"
 
 struct smtp_address;
+struct vsmlist_store;
 struct vsmlist_store_settings;
 
 /* The sieve_vsmlist_* settings of one list, typed and with their defaults
@@ -212,6 +213,12 @@ const char *vsmlist_mailto_uri(const struct smtp_address *address);
 void vsmlist_settings_store(const struct vsmlist_settings *set,
 			    struct event *event_parent,
 			    struct vsmlist_store_settings *store_set_r);
+/* Open the list's member store. A store that cannot be opened is a
+   wrong sieve_vsmlist_members: error_r names the setting. */
+int vsmlist_settings_open_store(const struct vsmlist_settings *set,
+				struct event *event_parent,
+				struct vsmlist_store **store_r,
+				const char **error_r);
 
 /* Read and validate the settings. Returns 0 on success, -1 with an error
    naming the offending setting. */
