@@ -5,12 +5,12 @@ struct smtp_address;
 struct vsmlist_store;
 
 /* Bounce points of one member (doc/vsmlist.md, "Bounces": a failed
-   delivery scores one point, at most one a day; points lapse after reset_secs without a
-   counted bounce; at threshold points the member is disabled). Applied
-   under the store's lock (vsmlist_store_update), so two deliveries
-   scoring the same member at once never lose a point, and no number of
-   reports can disable a member faster than one point a day allows. No
-   Sieve dependency. */
+   delivery scores one point, at most one a day; points lapse after
+   reset_secs without a counted bounce; at threshold points the member
+   is disabled). Applied under the store's lock (vsmlist_store_update),
+   so two deliveries scoring the same member at once never lose a point,
+   and no number of reports can disable a member faster than one point
+   a day allows. No Sieve dependency. */
 
 #define VSMLIST_BOUNCE_POINT_INTERVAL_SECS (24*3600)
 

@@ -911,16 +911,11 @@ vsmlist_dns_resolver_lookup_txt(void *context, const char *qname,
 	return vsmlist_dns_lookup_txt(dns, qname, pool, answer_r);
 }
 
-bool vsmlist_dns_is_past_deadline(const struct vsmlist_dns *dns)
-{
-	return vsmlist_dns_now() >= dns->deadline_usecs;
-}
-
 static bool vsmlist_dns_resolver_deadline_passed(void *context)
 {
 	struct vsmlist_dns *dns = context;
 
-	return vsmlist_dns_is_past_deadline(dns);
+	return vsmlist_dns_now() >= dns->deadline_usecs;
 }
 
 void vsmlist_dns_get_resolver(struct vsmlist_dns *dns,

@@ -81,9 +81,6 @@ unsigned int vsmlist_dns_get_query_count(const struct vsmlist_dns *dns);
 int vsmlist_dns_lookup_txt(struct vsmlist_dns *dns, const char *qname,
 			   pool_t pool, struct vsmlist_dns_answer *answer_r);
 
-/* TRUE when the deadline of the discovery begun last has passed */
-bool vsmlist_dns_is_past_deadline(const struct vsmlist_dns *dns);
-
 /* The module as a vsmlist_dns_resolver */
 void vsmlist_dns_get_resolver(struct vsmlist_dns *dns,
 			      struct vsmlist_dns_resolver *resolver_r);
